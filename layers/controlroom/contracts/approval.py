@@ -1,0 +1,60 @@
+"""Human approval of a plan: the pending request and the decisions on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from controlroom.contracts.base import Contract
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "PENDING"
+    DECIDED = "DECIDED"
+    EXPIRED = "EXPIRED"
+
+
+Verdict = Literal["approve", "reject"]
+
+
+class ApprovalVote(Contract):
+    approver: str = Field(..., min_length=1, max_length=254)
+    verdict: Verdict
+    comment: str = Field("", max_length=1000)
+    decided_at: datetime
+    plan_digest: str
+
+
+class ApprovalRecord(Contract):
+    """The approval as stored. The task token is stored beside it, never in this model."""
+
+    approval_id: str = Field(..., pattern=r"^apr-[0-9a-f]{32}$")
+    incident_id: str
+    plan_digest: str
+    approvers: list[str] = Field(default_factory=list)
+    required_approvals: int = Field(1, ge=1)
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    created_at: datetime
+    expires_at: datetime
+    votes: list[ApprovalVote] = Field(default_factory=list)
+    outcome: Verdict | None = None
+
+
+class ApprovalRequested(Contract):
+    """RequestApproval's output is never seen by the flow (it waits for the token); kept for the record."""
+
+    approval_id: str
+    expires_at: datetime
+    notified: list[str]
+
+
+class ApprovalOutcome(Contract):
+    """What SendTaskSuccess hands back to the flow when the plan is approved."""
+
+    approval_id: str
+    verdict: Literal["approve"]
+    approvers: list[str]
+    plan_digest: str

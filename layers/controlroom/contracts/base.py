@@ -1,0 +1,46 @@
+"""Shared pieces of every contract: strict models, schema versions, canonical digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+CONTRACT_VERSION = "1"
+
+
+class Contract(BaseModel):
+    """A strict contract: unknown fields are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class LenientInput(BaseModel):
+    """An agent's view of the flow state: it reads the fields it needs and ignores the rest."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise to the one JSON text used for every digest (sorted keys, no spaces)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def digest(value: Any) -> str:
+    """SHA-256 of the canonical JSON of ``value``, as hex."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (one place to patch in tests)."""
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime) -> str:
+    """ISO 8601 in UTC with a trailing Z, the format every stored timestamp uses."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,40 @@
+"""Ranked hypotheses about the cause, each tied to the evidence that supports it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from controlroom.contracts.base import Contract
+
+ProducedBy = Literal["llm", "fallback"]
+Cause = Literal["recent_change", "deployment_in_progress", "resource_saturation", "dependency_failure", "unknown"]
+
+
+class Hypothesis(Contract):
+    cause: Cause
+    summary: str = Field(..., max_length=500)
+    confidence: float = Field(..., ge=0.0, le=1.0)
+    evidence_refs: list[str] = Field(default_factory=list)
+    change_ref: str | None = Field(None, description="The change suspected, for recent_change.")
+
+
+class Diagnosis(Contract):
+    hypotheses: list[Hypothesis] = Field(..., min_length=1, max_length=5)
+    produced_by: ProducedBy
+
+    @model_validator(mode="after")
+    def _ranked(self) -> Diagnosis:
+        confidences = [h.confidence for h in self.hypotheses]
+        if confidences != sorted(confidences, reverse=True):
+            raise ValueError("hypotheses must be ranked by confidence, highest first")
+        return self
+
+    @property
+    def top(self) -> Hypothesis:
+        return self.hypotheses[0]
+
+    @property
+    def confidence(self) -> float:
+        return self.top.confidence

@@ -1,0 +1,28 @@
+"""A remediation plan: typed actions from the catalog, bound to the incident by a digest."""
+
+from __future__ import annotations
+
+from pydantic import Field, computed_field, model_validator
+
+from controlroom.contracts.actions import Action
+from controlroom.contracts.base import Contract, digest
+from controlroom.contracts.diagnosis import ProducedBy
+
+
+class Plan(Contract):
+    incident_id: str
+    summary: str = Field(..., max_length=1000)
+    actions: list[Action] = Field(..., min_length=1, max_length=5)
+    produced_by: ProducedBy
+    based_on: str = Field(..., description="The hypothesis cause the plan answers.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Plan:
+        ids = [action.action_id for action in self.actions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("action ids must be unique within a plan")
+        return self
+
+    @computed_field(description="SHA-256 of the incident id and the actions: what an approver approves.")
+    def plan_digest(self) -> str:
+        return digest({"incident_id": self.incident_id, "actions": [a.model_dump(mode="json") for a in self.actions]})

@@ -1,0 +1,81 @@
+"""Named errors: each class name is the error name the ASL matches in Retry and Catch."""
+
+from __future__ import annotations
+
+
+class ControlroomError(Exception):
+    """Base of every error controlroom raises on purpose.
+
+    The Lambda runtime reports an exception's class name as ``errorType``; the state machine
+    matches on it, so renaming a subclass is a breaking change to the ASL.
+    """
+
+    retryable = False
+
+
+class ContractViolation(ControlroomError):
+    """An agent's input or output does not match its versioned contract."""
+
+
+class UnsupportedEvent(ControlroomError):
+    """Intake received something that is not a CloudWatch alarm state change it understands."""
+
+
+class TransientDependencyError(ControlroomError):
+    """A dependency failed in a way worth retrying (throttling, 5xx, timeouts)."""
+
+    retryable = True
+
+
+class TimeBudgetExceeded(ControlroomError):
+    """The agent ran out of its time budget before it could finish."""
+
+
+class HandoffLimitExceeded(ControlroomError):
+    """The flow handed work between agents more often than allowed: a loop is suspected."""
+
+
+class IncidentNotFound(ControlroomError):
+    """No incident with that id exists in the checkpoint table."""
+
+
+class ApprovalNotFound(ControlroomError):
+    """No approval with that id exists."""
+
+
+class ApprovalAlreadyDecided(ControlroomError):
+    """The approval was decided before (the first decision wins)."""
+
+
+class ApprovalExpired(ControlroomError):
+    """The approval expired before a decision arrived."""
+
+
+class ApprovalRejected(ControlroomError):
+    """A human rejected the plan: the flow ends Rejected, nothing is executed."""
+
+
+class ActionNotAllowed(ControlroomError):
+    """Execute was asked to run an action the policy decision did not allow."""
+
+
+class ActionFailed(ControlroomError):
+    """An action adapter could not complete its change."""
+
+
+class AuditChainBroken(ControlroomError):
+    """The audit chain of an incident does not verify."""
+
+
+class AuditConflict(ControlroomError):
+    """Another writer appended to the same audit chain first; retry the append."""
+
+    retryable = True
+
+
+class BudgetExhausted(ControlroomError):
+    """The incident's token budget is spent: no further model calls."""
+
+
+class ConfigurationError(ControlroomError):
+    """The environment the code runs in is missing or has a bad setting."""

@@ -1,0 +1,126 @@
+"""run_agent: validate the input contract, run the logic in budget, validate and record the output."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ValidationError
+
+from controlroom import __version__
+from controlroom.contracts import DecisionRecord, digest, utcnow
+from controlroom.errors import ContractViolation
+from controlroom.runtime.context import AgentContext
+from controlroom.runtime.observability import logger, metrics
+from controlroom.runtime.stores import stores as default_stores
+from controlroom.settings import settings as load_settings
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+# Stop this long before Lambda would kill the function, so the decision record still gets written.
+_SAFETY_MARGIN = timedelta(milliseconds=800)
+_DEFAULT_BUDGET = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class AgentSpec(Generic[In, Out]):
+    """An agent: its name, its contracts and the plain function that decides."""
+
+    name: str
+    input_model: type[In]
+    output_model: type[Out]
+    logic: Callable[[In, AgentContext], Out]
+    summarise: Callable[[Out], str] = lambda output: ""
+    confidence_of: Callable[[Out], float | None] = lambda output: None
+
+
+def _contract_error(agent: str, side: str, exc: ValidationError) -> ContractViolation:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    return ContractViolation(f"{agent} {side} contract: {problems}")
+
+
+def _deadline(context: Any, incident_deadline: Any) -> Any:
+    now = utcnow()
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    lambda_deadline = now + (timedelta(milliseconds=remaining_ms()) if remaining_ms else _DEFAULT_BUDGET)
+    deadline = lambda_deadline - _SAFETY_MARGIN
+    return min(deadline, incident_deadline) if incident_deadline is not None else deadline
+
+
+def _incident_of(request: BaseModel) -> tuple[str | None, Any]:
+    intake = getattr(request, "intake", None)
+    incident = getattr(intake, "incident", None)
+    if incident is None:
+        return None, None
+    return incident.incident_id, incident.deadline_at
+
+
+def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Run one agent invocation end to end and return its output as JSON-ready data."""
+    started_at = utcnow()
+    started = time.perf_counter()
+    current = load_settings()
+    logger.append_keys(agent=spec.name)
+    try:
+        request = spec.input_model.model_validate(dict(event))
+    except ValidationError as exc:
+        error = _contract_error(spec.name, "input", exc)
+        logger.error("input contract violated", error=str(error))
+        metrics.add_metric(name="ContractViolations", unit=MetricUnit.Count, value=1)
+        raise error from None
+    incident_id, incident_deadline = _incident_of(request)
+    if incident_id:
+        logger.set_correlation_id(incident_id)
+    ctx = AgentContext(agent=spec.name, settings=current, stores=default_stores(),
+                       deadline=_deadline(context, incident_deadline),
+                       function_version=str(getattr(context, "function_version", "$LATEST")),
+                       incident_id=incident_id)
+    fields = set(spec.input_model.model_fields)
+    passed = sorted(key for key in event if key in fields and key != "task_token")
+    left_out = sorted(key for key in event if key not in fields)
+    base = {"agent": spec.name, "agent_version": __version__, "function_version": ctx.function_version,
+            "started_at": started_at, "input_digest": digest(dict(event)), "context_passed": passed}
+    try:
+        raw_output = spec.logic(request, ctx)
+        try:
+            output = spec.output_model.model_validate(raw_output, from_attributes=True)
+        except ValidationError as exc:
+            raise _contract_error(spec.name, "output", exc) from None
+    except Exception as exc:
+        _record(ctx, base, left_out, started, status="error", error=exc)
+        metrics.add_metric(name="AgentErrors", unit=MetricUnit.Count, value=1)
+        logger.exception("agent failed", error_type=type(exc).__name__)
+        raise
+    payload = output.model_dump(mode="json")
+    ctx.summary = ctx.summary or spec.summarise(output)
+    if ctx.confidence is None:
+        ctx.confidence = spec.confidence_of(output)
+    _record(ctx, base, left_out, started, status="ok", output=payload)
+    metrics.add_metric(name="AgentInvocations", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="AgentDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
+    return payload
+
+
+def _record(ctx: AgentContext, base: dict[str, Any], left_out: list[str], started: float, *, status: str,
+            output: dict[str, Any] | None = None, error: BaseException | None = None) -> None:
+    """Append the decision record to the audit chain, then checkpoint it as a timeline step."""
+    chain_id = ctx.incident_id or f"event:{base['input_digest'][:16]}"
+    fields: dict[str, Any] = {
+        **base, "incident_id": chain_id, "status": status,
+        "duration_ms": int((time.perf_counter() - started) * 1000),
+        "left_out": sorted({*left_out, *ctx.extra_left_out}), "tool_calls": ctx.tool_calls,
+        "summary": ctx.summary, "output": output, "confidence": ctx.confidence, "produced_by": ctx.produced_by,
+        "model_id": ctx.model_id, "prompt_version": ctx.prompt_version, "tokens_in": ctx.tokens_in,
+        "tokens_out": ctx.tokens_out, "cost_usd": ctx.cost_usd,
+        "error_type": type(error).__name__ if error else None,
+        "error_message": str(error)[:1000] if error else None,
+    }
+    provisional = DecisionRecord(step=0, **fields)
+    audit_record = ctx.stores.audit.append(chain_id, "decision", f"agent:{ctx.agent}",
+                                           provisional.model_dump(mode="json", exclude={"step"}))
+    ctx.stores.checkpoint.put_step(provisional.model_copy(update={"step": audit_record.seq}))

@@ -1,0 +1,31 @@
+"""The stores an agent writes to, built once per table name (cold start)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from controlroom.aws import resource
+from controlroom.settings import settings
+from controlroom.store import DynamoAuditLog, DynamoCheckpointStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    checkpoint: DynamoCheckpointStore
+    audit: DynamoAuditLog
+
+
+@lru_cache(maxsize=8)
+def _stores(checkpoint_table: str, audit_table: str, endpoint_key: str) -> Stores:
+    dynamodb = resource("dynamodb")
+    return Stores(checkpoint=DynamoCheckpointStore(dynamodb.Table(checkpoint_table)),
+                  audit=DynamoAuditLog(dynamodb.Table(audit_table)))
+
+
+def stores() -> Stores:
+    """Stores for the tables named in the current environment."""
+    import os
+
+    current = settings()
+    return _stores(current.CHECKPOINT_TABLE, current.AUDIT_TABLE, os.environ.get("AWS_ENDPOINT_URL", ""))

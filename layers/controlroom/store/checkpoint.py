@@ -1,0 +1,278 @@
+"""The checkpoint table: incidents, their steps, approvals and rejected events (single table)."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from controlroom.contracts import (
+    ApprovalRecord,
+    ApprovalStatus,
+    ApprovalVote,
+    DecisionRecord,
+    IncidentRef,
+    IncidentStatus,
+    canonical_json,
+    isoformat,
+    utcnow,
+)
+from controlroom.errors import ApprovalAlreadyDecided, ApprovalNotFound, IncidentNotFound
+
+SCHEMA_VERSION = 1
+_READABLE_VERSIONS = {SCHEMA_VERSION, SCHEMA_VERSION - 1}
+PENDING_APPROVALS = "APPROVALS#PENDING"
+
+
+class IncidentItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    incident: IncidentRef
+    status: IncidentStatus
+    updated_at: str
+    execution_arn: str | None = None
+    summary: str = ""
+
+
+class OpenResult(BaseModel):
+    opened: bool
+    incident_id: str
+
+
+class CheckpointStore(ABC):
+    """Port for everything the flow checkpoints outside the state machine's own state."""
+
+    @abstractmethod
+    def open_incident(self, incident: IncidentRef, execution_arn: str | None) -> OpenResult: ...
+
+    @abstractmethod
+    def get_incident(self, incident_id: str) -> IncidentItem: ...
+
+    @abstractmethod
+    def set_status(self, incident_id: str, status: IncidentStatus, summary: str = "") -> None: ...
+
+    @abstractmethod
+    def put_step(self, record: DecisionRecord) -> None: ...
+
+    @abstractmethod
+    def steps(self, incident_id: str) -> list[DecisionRecord]: ...
+
+    @abstractmethod
+    def put_approval(self, approval: ApprovalRecord, task_token: str) -> None: ...
+
+    @abstractmethod
+    def get_approval(self, approval_id: str) -> ApprovalRecord: ...
+
+    @abstractmethod
+    def task_token(self, approval_id: str) -> str: ...
+
+    @abstractmethod
+    def add_vote(self, approval_id: str, vote: ApprovalVote) -> ApprovalRecord: ...
+
+    @abstractmethod
+    def pending_approvals(self) -> list[ApprovalRecord]: ...
+
+    @abstractmethod
+    def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None: ...
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _check_version(item: dict[str, Any]) -> None:
+    version = int(item.get("schema_version", SCHEMA_VERSION))
+    if version not in _READABLE_VERSIONS:
+        raise ValueError(f"checkpoint item {item.get('pk')}/{item.get('sk')} has unreadable schema_version {version}")
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+class DynamoCheckpointStore(CheckpointStore):
+    """CheckpointStore on one DynamoDB table with pk/sk and a GSI (gsi1pk/gsi1sk) for pending approvals."""
+
+    def __init__(self, table: Any, ttl_days: int = 30) -> None:
+        self._table = table
+        self._ttl_seconds = ttl_days * 86400
+
+    # incidents ---------------------------------------------------------------------------------
+    def open_incident(self, incident: IncidentRef, execution_arn: str | None) -> OpenResult:
+        """Open the incident unless one is already open for its dedupe key (conditional write)."""
+        now = isoformat(utcnow())
+        lock = {"pk": f"OPEN#{incident.dedupe_key}", "sk": "LOCK", "incident_id": incident.incident_id,
+                "opened_at": now, "schema_version": SCHEMA_VERSION}
+        meta = {"pk": f"INCIDENT#{incident.incident_id}", "sk": "META", "status": IncidentStatus.OPEN.value,
+                "incident": incident.model_dump_json(), "updated_at": now, "summary": "",
+                "execution_arn": execution_arn or "", "schema_version": SCHEMA_VERSION}
+        client = self._table.meta.client
+        try:
+            client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table.name, "Item": lock,
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": self._table.name, "Item": meta,
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ])
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            existing = self._table.get_item(Key={"pk": lock["pk"], "sk": "LOCK"}, ConsistentRead=True).get("Item")
+            return OpenResult(opened=False, incident_id=existing["incident_id"] if existing else "")
+        return OpenResult(opened=True, incident_id=incident.incident_id)
+
+    def get_incident(self, incident_id: str) -> IncidentItem:
+        item = self._table.get_item(Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"},
+                                    ConsistentRead=True).get("Item")
+        if item is None:
+            raise IncidentNotFound(f"no incident {incident_id}")
+        _check_version(item)
+        return IncidentItem(incident=IncidentRef.model_validate_json(item["incident"]),
+                            status=IncidentStatus(item["status"]), updated_at=item["updated_at"],
+                            execution_arn=item.get("execution_arn") or None, summary=item.get("summary", ""))
+
+    def set_status(self, incident_id: str, status: IncidentStatus, summary: str = "") -> None:
+        """Move the incident to ``status``; a terminal status releases the dedupe lock."""
+        current = self.get_incident(incident_id)
+        self._table.update_item(
+            Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"},
+            UpdateExpression="SET #s = :s, updated_at = :u, summary = :m",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": status.value, ":u": isoformat(utcnow()), ":m": summary},
+            ConditionExpression="attribute_exists(pk)",
+        )
+        if status.is_terminal:
+            # Only the incident that holds the lock may release it.
+            try:
+                self._table.delete_item(Key={"pk": f"OPEN#{current.incident.dedupe_key}", "sk": "LOCK"},
+                                        ConditionExpression="incident_id = :i",
+                                        ExpressionAttributeValues={":i": incident_id})
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+
+    # steps -------------------------------------------------------------------------------------
+    def put_step(self, record: DecisionRecord) -> None:
+        self._table.put_item(Item={
+            "pk": f"INCIDENT#{record.incident_id}", "sk": f"STEP#{record.step:05d}#{record.agent}",
+            "record": record.model_dump_json(), "schema_version": SCHEMA_VERSION,
+        })
+
+    def steps(self, incident_id: str) -> list[DecisionRecord]:
+        items = self._query({"KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                             "ExpressionAttributeValues": {":p": f"INCIDENT#{incident_id}", ":s": "STEP#"}})
+        return [DecisionRecord.model_validate_json(item["record"]) for item in items]
+
+    # approvals ---------------------------------------------------------------------------------
+    def put_approval(self, approval: ApprovalRecord, task_token: str) -> None:
+        self._table.put_item(
+            Item={"pk": f"APPROVAL#{approval.approval_id}", "sk": "META", "record": approval.model_dump_json(),
+                  "status": approval.status.value, "task_token": task_token, "incident_id": approval.incident_id,
+                  "gsi1pk": PENDING_APPROVALS, "gsi1sk": isoformat(approval.created_at),
+                  "expires_at_epoch": _epoch(approval.expires_at) + self._ttl_seconds,
+                  "schema_version": SCHEMA_VERSION},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def _approval_item(self, approval_id: str) -> dict[str, Any]:
+        item = self._table.get_item(Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"},
+                                    ConsistentRead=True).get("Item")
+        if item is None:
+            raise ApprovalNotFound(f"no approval {approval_id}")
+        _check_version(item)
+        return dict(item)
+
+    def get_approval(self, approval_id: str) -> ApprovalRecord:
+        return ApprovalRecord.model_validate_json(self._approval_item(approval_id)["record"])
+
+    def task_token(self, approval_id: str) -> str:
+        return str(self._approval_item(approval_id)["task_token"])
+
+    def add_vote(self, approval_id: str, vote: ApprovalVote) -> ApprovalRecord:
+        """Record one approver's vote; the vote that meets the threshold (or any reject) decides.
+
+        The write is conditional on the record being unchanged since it was read and still
+        PENDING, so of two racing votes exactly one lands first and the other sees the new state.
+        """
+        item = self._approval_item(approval_id)
+        record = ApprovalRecord.model_validate_json(item["record"])
+        if record.status is not ApprovalStatus.PENDING:
+            raise ApprovalAlreadyDecided(f"approval {approval_id} is {record.status.value}")
+        if any(v.approver == vote.approver for v in record.votes):
+            raise ApprovalAlreadyDecided(f"{vote.approver} already voted on {approval_id}")
+        votes = [*record.votes, vote]
+        approvals = sum(1 for v in votes if v.verdict == "approve")
+        decided = vote.verdict == "reject" or approvals >= record.required_approvals
+        updated = record.model_copy(update={
+            "votes": votes,
+            "status": ApprovalStatus.DECIDED if decided else ApprovalStatus.PENDING,
+            "outcome": ("reject" if vote.verdict == "reject" else "approve") if decided else None,
+        })
+        names = {"#s": "status", "#r": "record"}
+        values = {":pending": ApprovalStatus.PENDING.value, ":old": item["record"],
+                  ":new": updated.model_dump_json(), ":s": updated.status.value}
+        expression = "SET #r = :new, #s = :s"
+        if decided:
+            expression += " REMOVE gsi1pk, gsi1sk"
+        try:
+            self._table.update_item(
+                Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"}, UpdateExpression=expression,
+                ConditionExpression="#s = :pending AND #r = :old",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise ApprovalAlreadyDecided(f"approval {approval_id} changed while deciding") from exc
+            raise
+        return updated
+
+    def expire_approval(self, approval_id: str) -> None:
+        """Mark a still-pending approval EXPIRED (the flow timed out waiting)."""
+        try:
+            item = self._approval_item(approval_id)
+            record = ApprovalRecord.model_validate_json(item["record"])
+            updated = record.model_copy(update={"status": ApprovalStatus.EXPIRED})
+            self._table.update_item(
+                Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"},
+                UpdateExpression="SET #r = :new, #s = :expired REMOVE gsi1pk, gsi1sk",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status", "#r": "record"},
+                ExpressionAttributeValues={":new": updated.model_dump_json(), ":pending": "PENDING",
+                                           ":expired": ApprovalStatus.EXPIRED.value},
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
+    def pending_approvals(self) -> list[ApprovalRecord]:
+        items = self._query({"IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p",
+                             "ExpressionAttributeValues": {":p": PENDING_APPROVALS}})
+        return [ApprovalRecord.model_validate_json(item["record"]) for item in items]
+
+    # rejected events ---------------------------------------------------------------------------
+    def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None:
+        """Keep an event Intake could not accept, verbatim, so nothing is lost."""
+        self._table.put_item(Item={
+            "pk": f"REJECTED#{event_digest}", "sk": "EVENT", "raw_event": canonical_json(raw_event),
+            "error_type": error_type, "message": message[:2000], "received_at": isoformat(utcnow()),
+            "schema_version": SCHEMA_VERSION,
+        })
+
+    def rejected_event(self, event_digest: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": f"REJECTED#{event_digest}", "sk": "EVENT"}).get("Item")
+        if item is None:
+            return None
+        return {**item, "raw_event": json.loads(item["raw_event"])}
+
+    def _query(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._table.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs = {**kwargs, "ExclusiveStartKey": response["LastEvaluatedKey"]}
