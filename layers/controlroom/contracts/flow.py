@@ -48,6 +48,7 @@ class _IncidentInput(LenientInput):
 
 class IntakeInput(LenientInput):
     event: dict[str, Any]
+    execution_arn: str | None = None
     control: FlowControl = Field(default_factory=FlowControl)
 
 
