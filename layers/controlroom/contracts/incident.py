@@ -38,6 +38,20 @@ class ResourceRef(Contract):
     application: str | None = Field(None, description="CodeDeploy application, for deployment groups.")
 
 
+class MetricQuery(Contract):
+    """One of the alarm's metric queries, as GetMetricData takes it: a metric stat or an expression."""
+
+    id: str = Field(..., examples=["m1"])
+    namespace: str | None = None
+    metric_name: str | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    period: int | None = Field(None, gt=0, description="Seconds; metric stats only.")
+    stat: str | None = None
+    expression: str | None = Field(None, description="Metric math or ANOMALY_DETECTION_BAND(...).")
+    label: str | None = None
+    return_data: bool = True
+
+
 class AlarmSummary(Contract):
     alarm_name: str
     alarm_arn: str
@@ -48,6 +62,9 @@ class AlarmSummary(Contract):
     metric_name: str | None = None
     dimensions: dict[str, str] = Field(default_factory=dict)
     alarm_rule: str | None = None
+    metric_queries: list[MetricQuery] = Field(
+        default_factory=list, description="Every metric query of the alarm (empty for composite alarms)."
+    )
 
 
 class IncidentRef(Contract):
