@@ -79,3 +79,15 @@ class BudgetExhausted(ControlroomError):
 
 class ConfigurationError(ControlroomError):
     """The environment the code runs in is missing or has a bad setting."""
+
+
+class ApprovalForbidden(ControlroomError):
+    """The approval link's signature does not verify, or the approver is not on the approval's list."""
+
+
+class ApprovalPlanMismatch(ControlroomError):
+    """The plan the approver saw is not the plan waiting for approval (its digest differs)."""
+
+
+class ApprovalNotWaiting(ControlroomError):
+    """The execution is no longer waiting for this decision (task timed out, gone, or token invalid)."""

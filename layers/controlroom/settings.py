@@ -31,6 +31,9 @@ class Settings(BaseModel):
     SSM_DOCUMENT_ALLOWLIST: str = "AWS-RestartEC2Instance"
     ACTION_DRY_RUN: bool = False
     AGENT_NAME: str = "unknown"
+    APPROVAL_BASE_URL: str = Field("", description="Base URL of the approval callback (no trailing /).")
+    APPROVAL_SENDER: str = Field("controlroom@example.com", description="SES Source address of approval emails.")
+    APPROVAL_SIGNING_SECRET_ARN: str = Field("", description="Secrets Manager secret holding the link HMAC key.")
 
     @property
     def approvers(self) -> list[str]:
