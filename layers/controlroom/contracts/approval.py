@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -58,3 +58,40 @@ class ApprovalOutcome(Contract):
     verdict: Literal["approve"]
     approvers: list[str]
     plan_digest: str
+
+
+class BriefAction(Contract):
+    """One planned action as an approver sees it, with what the policy said about it."""
+
+    action_id: str
+    action_type: str
+    target: str
+    risk: str
+    effect: str = Field("", description="The policy's effect for this action (allow, needs_approval, deny).")
+    reasons: list[str] = Field(default_factory=list, description="Ids of the Cedar policies that decided.")
+    rationale: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApprovalBrief(Contract):
+    """What an approver is shown, stored beside the approval so the page renders without the flow state."""
+
+    approval_id: str = Field(..., pattern=r"^apr-[0-9a-f]{32}$")
+    incident_id: str
+    environment: str
+    alarm_name: str
+    state_reason: str = ""
+    fired_at: datetime
+    resource: str
+    diagnosis_cause: str
+    diagnosis_summary: str
+    confidence: float
+    diagnosis_produced_by: str
+    plan_summary: str
+    plan_digest: str
+    actions: list[BriefAction] = Field(default_factory=list)
+    policy_outcome: str = ""
+    policy_reason: str = ""
+    changes: list[str] = Field(default_factory=list, description="Recent changes Evidence found, one line each.")
+    missing_evidence: list[str] = Field(default_factory=list, description="Evidence that could not be read.")
+    expires_at: datetime

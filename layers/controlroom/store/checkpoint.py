@@ -21,6 +21,7 @@ from controlroom.contracts import (
     isoformat,
     utcnow,
 )
+from controlroom.contracts.approval import ApprovalBrief
 from controlroom.errors import ApprovalAlreadyDecided, ApprovalNotFound, IncidentNotFound
 
 SCHEMA_VERSION = 1
@@ -276,3 +277,44 @@ class DynamoCheckpointStore(CheckpointStore):
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs = {**kwargs, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+    # approval briefs and the incident's approval (added for RequestApproval) ------------------------
+    def put_approval_brief(self, brief: ApprovalBrief) -> None:
+        """Store what approvers are shown, beside the approval record (never the task token)."""
+        self._table.put_item(Item={
+            "pk": f"APPROVAL#{brief.approval_id}", "sk": "BRIEF", "brief": brief.model_dump_json(),
+            "expires_at_epoch": _epoch(brief.expires_at) + self._ttl_seconds, "schema_version": SCHEMA_VERSION,
+        })
+
+    def approval_brief(self, approval_id: str) -> ApprovalBrief:
+        """The brief stored for ``approval_id``; ApprovalNotFound when there is none."""
+        item = self._table.get_item(Key={"pk": f"APPROVAL#{approval_id}", "sk": "BRIEF"},
+                                    ConsistentRead=True).get("Item")
+        if item is None:
+            raise ApprovalNotFound(f"no approval brief {approval_id}")
+        _check_version(item)
+        return ApprovalBrief.model_validate_json(item["brief"])
+
+    def record_incident_approval(self, incident_id: str, approval_id: str) -> None:
+        """Note on the incident which approval it waits for, and mark it AWAITING_APPROVAL."""
+        try:
+            self._table.update_item(
+                Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"},
+                UpdateExpression="SET approval_id = :a, #s = :s, updated_at = :u",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":a": approval_id, ":s": IncidentStatus.AWAITING_APPROVAL.value,
+                                           ":u": isoformat(utcnow())},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise IncidentNotFound(f"no incident {incident_id}") from exc
+            raise
+
+    def incident_approval_id(self, incident_id: str) -> str | None:
+        """The approval the incident last waited for, if any."""
+        item = self._table.get_item(Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"},
+                                    ConsistentRead=True).get("Item")
+        if item is None:
+            raise IncidentNotFound(f"no incident {incident_id}")
+        return item.get("approval_id") or None
