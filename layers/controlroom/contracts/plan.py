@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, computed_field, model_validator
+from typing import Any
+
+from pydantic import Field, ModelWrapValidatorHandler, computed_field, model_validator
 
 from controlroom.contracts.actions import Action
 from controlroom.contracts.base import Contract, digest
@@ -15,6 +17,20 @@ class Plan(Contract):
     actions: list[Action] = Field(..., min_length=1, max_length=5)
     produced_by: ProducedBy
     based_on: str = Field(..., description="The hypothesis cause the plan answers.")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _digest_round_trip(cls, data: Any, handler: ModelWrapValidatorHandler[Plan]) -> Plan:
+        # A dumped plan carries its computed plan_digest; accept it back only if it still matches
+        # the actions (the digest is always recomputed, never trusted from the input).
+        claimed = None
+        if isinstance(data, dict) and "plan_digest" in data:
+            data = dict(data)
+            claimed = data.pop("plan_digest")
+        plan = handler(data)
+        if claimed is not None and claimed != plan.plan_digest:
+            raise ValueError("plan_digest does not match the plan's incident id and actions")
+        return plan
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Plan:
