@@ -40,6 +40,8 @@ class AgentContext:
     tokens_out: int = 0
     cost_usd: float = 0.0
     extra_left_out: list[str] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def remaining_seconds(self) -> float:
         """Seconds left before the agent must have returned."""
