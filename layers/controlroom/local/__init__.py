@@ -1,0 +1,1 @@
+"""The embedded local engine: moto in server mode, our handlers in-process, and the CLI."""

@@ -1,0 +1,150 @@
+"""The `controlroom` command: run the local engine and operate incidents on it."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from controlroom.errors import ControlroomError
+from controlroom.local import render
+from controlroom.local.client import EngineClient, EngineNotRunning
+from controlroom.local.world import load_event, restamp
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _client() -> EngineClient:
+    return EngineClient.from_state_file()
+
+
+def _decide(client: EngineClient, approval_id: str, verdict: str, comment: str) -> int:
+    from controlroom.approval.decide import decide
+
+    record = client.checkpoint.get_approval(approval_id)
+    outcome = decide(client.checkpoint, client.audit, client.sfn, approval_id, f"cli:{getpass.getuser()}", verdict,
+                     comment, record.plan_digest, enforce_approvers=False)
+    if outcome.decided:
+        print(f"{approval_id}: {outcome.outcome} (decided by {outcome.approver}); the flow resumes")
+    else:
+        print(f"{approval_id}: vote recorded, {outcome.approvals_missing} more approval(s) needed")
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from controlroom.local.engine import LocalEngine
+
+    engine = LocalEngine(env=args.env, port=args.port)
+    print(f"starting the local engine (env={args.env}) ...", flush=True)
+    engine.start(seed_world=not args.no_world)
+    engine.write_state_file()
+    assert engine.client is not None
+    print(f"local AWS on {engine.client.endpoint}; approvals served on {engine.client.gateway_url}")
+    print(f"state machine {engine.outputs['StateMachineArn']}")
+    print("ready: in another terminal, `controlroom fire events/alarm_lambda_errors.json --now`. Ctrl-C stops.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping")
+    finally:
+        engine.stop()
+    return EXIT_OK
+
+
+def cmd_fire(args: argparse.Namespace) -> int:
+    event = load_event(Path(args.event_file))
+    if args.now:
+        event = restamp(event)
+    client = _client()
+    started = client.fire(event)
+    if not started:
+        print("no rule matched this event: EventBridge started nothing (the rule wants source aws.cloudwatch, "
+              "detail-type 'CloudWatch Alarm State Change', state ALARM and an opted-in alarm name)")
+        return EXIT_FAILED
+    for arn in started:
+        print(f"started {arn}")
+        if args.wait:
+            view = client.wait(arn, timeout=args.timeout)
+            print(f"  {view.status} at {view.terminal_state}" + (f": {view.error}" if view.error else ""))
+    return EXIT_OK
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    client = _client()
+    print(render.approvals(client.pending_approvals(), client.gateway_url))
+    return EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    client = _client()
+    print(render.timeline(client.incident(args.incident_id), client.timeline(args.incident_id)))
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    report = _client().verify_audit(args.incident_id)
+    print(render.audit(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from controlroom.local.demo import run_demo
+
+    return run_demo(decision=args.decision, port=args.port, protected=args.protected)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="controlroom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="synthesize, deploy locally, fire the sample alarm, approve, show the timeline")
+    demo.add_argument("--decision", choices=["approve", "reject"], help="decide without asking (exit 0 only if "
+                      "the flow reaches the expected terminal state)")
+    demo.add_argument("--port", type=int, default=0, help="port for local AWS (default: a free one)")
+    demo.add_argument("--protected", action="store_true", help="tag the service controlroom:protected (policy deny)")
+    demo.set_defaults(func=cmd_demo)
+    up = sub.add_parser("up", help="run the local engine until Ctrl-C")
+    up.add_argument("--port", type=int, default=4599)
+    up.add_argument("--env", default="local")
+    up.add_argument("--no-world", action="store_true", help="do not create the demo workload")
+    up.set_defaults(func=cmd_up)
+    fire = sub.add_parser("fire", help="put an event on the local EventBridge bus")
+    fire.add_argument("event_file")
+    fire.add_argument("--now", action="store_true", help="set the event's timestamps to now")
+    fire.add_argument("--wait", action="store_true", help="wait for the execution to finish")
+    fire.add_argument("--timeout", type=float, default=120.0)
+    fire.set_defaults(func=cmd_fire)
+    sub.add_parser("approvals", help="list pending approvals").set_defaults(func=cmd_approvals)
+    for verdict in ("approve", "reject"):
+        decide = sub.add_parser(verdict, help=f"{verdict} a pending approval as cli:<user>")
+        decide.add_argument("approval_id")
+        decide.add_argument("--comment", default="")
+        decide.set_defaults(func=lambda a, v=verdict: _decide(_client(), a.approval_id, v, a.comment))
+    trace = sub.add_parser("trace", help="the incident's timeline")
+    trace.add_argument("incident_id")
+    trace.set_defaults(func=cmd_trace)
+    audit = sub.add_parser("audit", help="audit chain tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="recompute an incident's hash chain")
+    verify.add_argument("incident_id")
+    verify.set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except (EngineNotRunning, ValueError, FileNotFoundError, ControlroomError, OSError, TimeoutError) as exc:
+        print(f"controlroom {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValueError | EngineNotRunning | FileNotFoundError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Deploy a synthesized CDK stack (cdk.out) into the local moto server.
+
+moto's CloudFormation creates most of what the stack holds. The rest is bridged here, each
+bridge small and named: assets are zipped and uploaded as the CDK CLI would; resource types moto
+cannot create are created through their APIs (state machines, in the *executing* Step Functions
+backend, with DefinitionSubstitutions resolved; Lambda aliases; secrets) or left out when they
+have no local meaning (Function URLs are served by the local gateway; alarms on controlroom itself,
+dashboards, subscriptions); and references to them are rewritten to the values they will have.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+# Types with no local meaning: dropped, and any reference to them becomes a descriptive string.
+DROPPED_TYPES = {
+    "AWS::CDK::Metadata", "AWS::Lambda::Url", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy",
+    "AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::Dashboard",
+    "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Account",
+    "AWS::Scheduler::Schedule", "AWS::SES::EmailIdentity", "AWS::SES::ConfigurationSet",
+    "AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy",
+    "AWS::StepFunctions::StateMachineVersion", "AWS::StepFunctions::StateMachineAlias",
+    "AWS::Lambda::Version", "AWS::KMS::Alias", "AWS::Logs::ResourcePolicy",
+}
+# Types created through their API after the stack, in dependency order.
+API_TYPES = ("AWS::SecretsManager::Secret", "AWS::Lambda::Alias", "AWS::StepFunctions::StateMachine")
+
+
+class DeployError(RuntimeError):
+    """The synthesized stack could not be deployed locally; the message names the resource."""
+
+
+@dataclass
+class Deployment:
+    stack_name: str
+    outputs: dict[str, str]
+    physical_ids: dict[str, str] = field(default_factory=dict)
+
+
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="local",
+                        aws_secret_access_key="local", aws_session_token="local")
+
+
+def _zip_directory(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()
+
+
+def _publish_assets(cdk_out: Path, stack_name: str, s3: Any) -> None:
+    manifest_path = cdk_out / f"{stack_name}.assets.json"
+    if not manifest_path.is_file():
+        return
+    manifest = json.loads(manifest_path.read_text())
+    created: set[str] = set()
+    for asset in manifest.get("files", {}).values():
+        source = cdk_out / asset["source"]["path"]
+        body = _zip_directory(source) if source.is_dir() else source.read_bytes()
+        for destination in asset["destinations"].values():
+            bucket = destination["bucketName"].replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", REGION)
+            if bucket not in created:
+                s3.create_bucket(Bucket=bucket)
+                created.add(bucket)
+            s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+
+def _replace_refs(node: Any, values: dict[str, dict[str, str]]) -> Any:
+    """Rewrite Ref / Fn::GetAtt to resources that moto will not create into literal strings."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in values:
+            return values[node["Ref"]]["Ref"]
+        if set(node) == {"Fn::GetAtt"}:
+            logical, attribute = node["Fn::GetAtt"] if isinstance(node["Fn::GetAtt"], list) else node["Fn::GetAtt"].split(".", 1)
+            if logical in values:
+                return values[logical].get(attribute, values[logical]["Ref"])
+        return {key: _replace_refs(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replace_refs(item, values) for item in node]
+    return node
+
+
+def _literal(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise DeployError(f"{what} must be a literal string for the local engine, got {json.dumps(value)[:200]}")
+    return value
+
+
+def _planned_values(resources: dict[str, Any], gateway_url: str) -> dict[str, dict[str, str]]:
+    """The values references to bridged or dropped resources will resolve to."""
+    values: dict[str, dict[str, str]] = {}
+    for logical_id, resource in resources.items():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::StepFunctions::StateMachine":
+            name = _literal(props.get("StateMachineName", logical_id), f"{logical_id}.StateMachineName")
+            arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+            values[logical_id] = {"Ref": arn, "Arn": arn, "Name": name}
+        elif kind == "AWS::Lambda::Url":
+            values[logical_id] = {"Ref": gateway_url, "FunctionUrl": gateway_url.rstrip("/") + "/"}
+        elif kind in DROPPED_TYPES:
+            values[logical_id] = {"Ref": f"local-unsupported:{logical_id}", "Arn": f"arn:aws:local:::{logical_id}"}
+    return values
+
+
+def _resolver(resources: dict[str, Any], physical: dict[str, str], values: dict[str, dict[str, str]]) -> Any:
+    """Resolve Ref / GetAtt / Join / Sub against what the stack created (for API-created resources)."""
+
+    def arn_of(logical_id: str) -> str:
+        kind, name = resources[logical_id]["Type"], physical[logical_id]
+        if kind == "AWS::Lambda::Function":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        if kind == "AWS::IAM::Role":
+            return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        return name
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, str):
+            return node
+        if isinstance(node, dict) and "Ref" in node:
+            ref = node["Ref"]
+            if ref in values:
+                return values[ref]["Ref"]
+            if ref == "AWS::Region":
+                return REGION
+            if ref in ("AWS::AccountId",):
+                return ACCOUNT
+            if ref == "AWS::Partition":
+                return "aws"
+            return physical[ref]
+        if isinstance(node, dict) and "Fn::GetAtt" in node:
+            logical, attribute = node["Fn::GetAtt"]
+            if logical in values:
+                return values[logical].get(attribute, values[logical]["Ref"])
+            return arn_of(logical) if attribute == "Arn" else physical[logical]
+        if isinstance(node, dict) and "Fn::Join" in node:
+            separator, parts = node["Fn::Join"]
+            return separator.join(str(resolve(part)) for part in parts)
+        if isinstance(node, dict) and "Fn::Sub" in node and isinstance(node["Fn::Sub"], str):
+            text = node["Fn::Sub"]
+            for pseudo, value in (("AWS::Region", REGION), ("AWS::AccountId", ACCOUNT), ("AWS::Partition", "aws"),
+                                  ("AWS::URLSuffix", "amazonaws.com")):
+                text = text.replace("${" + pseudo + "}", value)
+            return text
+        raise DeployError(f"cannot resolve {json.dumps(node)[:200]} locally")
+
+    return resolve
+
+
+def _prepare(template: dict[str, Any], endpoint: str, gateway_url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, str]]]:
+    template = json.loads(json.dumps(template))
+    template.pop("Rules", None)
+    template.get("Parameters", {}).pop("BootstrapVersion", None)
+    resources: dict[str, Any] = template["Resources"]
+    values = _planned_values(resources, gateway_url)
+    secrets = _client("secretsmanager", endpoint)
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::SecretsManager::Secret":
+            props = resource.get("Properties", {})
+            name = props.get("Name", f"controlroom-local-{logical_id}")
+            arn = secrets.create_secret(Name=name, SecretString=os.urandom(32).hex())["ARN"]
+            values[logical_id] = {"Ref": arn, "Arn": arn}
+        elif resource["Type"] == "AWS::Lambda::Alias":
+            props = resource["Properties"]
+            function = props["FunctionName"]
+            function_logical = function.get("Ref") if isinstance(function, dict) else None
+            name = resources[function_logical]["Properties"]["FunctionName"] if function_logical else function
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{_literal(name, logical_id)}:{props['Name']}"
+            values[logical_id] = {"Ref": arn, "AliasArn": arn, "Arn": arn}
+    removed = {lid for lid, r in resources.items() if r["Type"] in DROPPED_TYPES or r["Type"] in API_TYPES}
+    bridged = {lid: resources[lid] for lid in removed if resources[lid]["Type"] in API_TYPES}
+    kept = {lid: r for lid, r in resources.items() if lid not in removed}
+    for resource in kept.values():
+        depends = resource.get("DependsOn")
+        if isinstance(depends, list):
+            resource["DependsOn"] = [d for d in depends if d not in removed]
+        elif isinstance(depends, str) and depends in removed:
+            resource.pop("DependsOn")
+    template["Resources"] = _replace_refs(kept, values)
+    if "Outputs" in template:
+        template["Outputs"] = _replace_refs(template["Outputs"], values)
+    return template, bridged, values
+
+
+def _create_bridged(bridged: dict[str, Any], all_resources: dict[str, Any], physical: dict[str, str],
+                    values: dict[str, dict[str, str]], endpoint: str) -> None:
+    resolve = _resolver(all_resources, physical, values)
+    by_type = sorted(bridged.items(), key=lambda item: API_TYPES.index(item[1]["Type"]))
+    for logical_id, resource in by_type:
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Lambda::Alias":
+            _client("lambda", endpoint).create_alias(FunctionName=resolve(props["FunctionName"]), Name=props["Name"],
+                                                     FunctionVersion="$LATEST")
+        elif resource["Type"] == "AWS::StepFunctions::StateMachine":
+            definition = resolve(props["DefinitionString"])
+            for name, value in props.get("DefinitionSubstitutions", {}).items():
+                definition = definition.replace("${" + name + "}", str(resolve(value)))
+            if "${" in definition:
+                raise DeployError(f"{logical_id}: unresolved substitution left in the definition")
+            _client("stepfunctions", endpoint).create_state_machine(
+                name=values[logical_id]["Name"], definition=definition, roleArn=resolve(props["RoleArn"]),
+                type=props.get("StateMachineType", "STANDARD"))
+        physical[logical_id] = values[logical_id]["Ref"]
+
+
+def deploy(cdk_out: Path, stack_name: str, endpoint: str, gateway_url: str = "http://127.0.0.1") -> Deployment:
+    """Deploy ``stack_name`` from ``cdk_out`` into the moto server at ``endpoint``."""
+    template_path = cdk_out / f"{stack_name}.template.json"
+    if not template_path.is_file():
+        raise DeployError(f"no template {template_path}: synthesize first (make synth-local)")
+    original = json.loads(template_path.read_text())
+    template, bridged, values = _prepare(original, endpoint, gateway_url)
+    _publish_assets(cdk_out, stack_name, _client("s3", endpoint))
+    cloudformation = _client("cloudformation", endpoint)
+    cloudformation.create_stack(StackName=stack_name, TemplateBody=json.dumps(template),
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
+        failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
+                  if "FAILED" in e.get("ResourceStatus", "")]
+        raise DeployError(f"stack {stack_name} is {stack['StackStatus']}: {'; '.join(failed) or 'no reason given'}")
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]}
+    _create_bridged(bridged, original["Resources"], physical, values, endpoint)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return Deployment(stack_name=stack_name, outputs=outputs, physical_ids=physical)

@@ -1,0 +1,138 @@
+"""The local engine: synthesize, start moto with our patches, deploy the stack, drive incidents."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controlroom.local import deploy as deployer
+from controlroom.local.client import EngineClient
+from controlroom.local.paths import repo_root, state_dir
+from controlroom.local.server import MotoServer, start_server
+from controlroom.local.world import World
+
+
+class SynthError(RuntimeError):
+    """`cdk synth` failed or the CDK CLI is not installed."""
+
+
+def stack_name(env: str) -> str:
+    return f"controlroom-{env}"
+
+
+def synth(env: str = "local", out_dir: Path | None = None, overrides: dict[str, Any] | None = None,
+          quiet: bool = False) -> Path:
+    """Synthesize the CDK app for ``env`` through the pinned CDK CLI; return the cdk.out directory."""
+    root = repo_root()
+    cdk = root / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        raise SynthError("the CDK CLI is not installed: run `npm ci` (or `make setup`) in the repository")
+    out = out_dir or root / "build" / f"cdk.out.{env}"
+    command = [str(cdk), "synth", "-q", "-c", f"env={env}", "-o", str(out)]
+    for key, value in (overrides or {}).items():
+        command += ["-c", f"override:{key}={value}"]
+    environ = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    # The app runs with this interpreter, so the CLI finds the same installed packages.
+    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
+    if not quiet:
+        print(f"  synthesizing the CDK app for env={env} with the pinned CDK CLI ...", flush=True)
+    result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SynthError(f"cdk synth failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    return out
+
+
+@dataclass
+class LocalEngine:
+    """One moto server with the stack deployed into it, the approval gateway, and the demo world."""
+
+    env: str = "local"
+    port: int = 0
+    cdk_out: Path | None = None
+    server: MotoServer | None = None
+    gateway: Any = None
+    client: EngineClient | None = None
+    world: World | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def start(self, *, seed_world: bool = True, protected: bool = False) -> LocalEngine:
+        """Start the server, serve approvals, deploy the synthesized stack and (optionally) the demo world."""
+        if self.cdk_out is None:
+            self.cdk_out = synth(self.env)
+        self.server = start_server(self.port)
+        log_dir = state_dir() / "logs"
+        log_dir.mkdir(exist_ok=True)
+        os.environ["CONTROLROOM_LOG_DIR"] = str(log_dir)
+        gateway_url = self._start_gateway()
+        deployment = deployer.deploy(self.cdk_out, stack_name(self.env), self.server.url, gateway_url)
+        self.outputs = deployment.outputs
+        self.client = EngineClient(self.server.url, self.outputs, gateway_url)
+        if seed_world:
+            self.world = World(self.server.url, protected=protected).seed()
+            self.world.start_simulator()
+        return self
+
+    def _start_gateway(self) -> str:
+        try:
+            from controlroom.local.gateway import LocalGateway
+        except ImportError:
+            return "http://127.0.0.1:0"
+        from controlroom.local import executor
+
+        def approval_handler(event: dict[str, Any], context: Any) -> Any:
+            function = f"{stack_name(self.env)}-approval-callback"
+            payload, errored, _ = executor.invoke("approval_callback", event, function_name=function,
+                                                  environment=self._callback_environment(function))
+            if errored:
+                # What a Function URL answers when the function itself crashes.
+                return {"statusCode": 502, "headers": {"content-type": "text/plain"},
+                        "body": "the approval callback failed; see .controlroom/logs"}
+            return json.loads(payload)
+
+        self.gateway = LocalGateway(approval_handler, host="127.0.0.1", port=0)
+        return str(self.gateway.start())
+
+    def _callback_environment(self, function_name: str) -> dict[str, str]:
+        from moto.awslambda.models import lambda_backends
+
+        from controlroom.local.patches import handler_environment
+
+        function = lambda_backends[deployer.ACCOUNT][deployer.REGION].get_function(function_name)
+        return handler_environment(function)
+
+    def write_state_file(self) -> Path:
+        """Tell other `controlroom` commands where this engine listens."""
+        assert self.client is not None
+        path = state_dir() / "local.json"
+        path.write_text(json.dumps({"endpoint": self.client.endpoint, "outputs": self.outputs,
+                                    "gateway_url": self.client.gateway_url, "pid": os.getpid(),
+                                    "started_at": time.time()}, indent=2))
+        return path
+
+    def stop(self) -> None:
+        if self.world:
+            self.world.stop_simulator()
+        if self.gateway:
+            self.gateway.stop()
+        if self.server:
+            self.server.stop()
+        path = state_dir() / "local.json"
+        if path.exists() and json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+
+    def __enter__(self) -> LocalEngine:
+        return self.start() if self.server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def cdk_available() -> bool:
+    return (repo_root() / "node_modules" / ".bin" / "cdk").exists() and shutil.which("node") is not None

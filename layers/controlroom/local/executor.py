@@ -1,0 +1,148 @@
+"""Run our Lambda handlers in-process, as moto's Lambda backend would run them in a container."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from controlroom.local.paths import repo_root
+
+# One invocation at a time: handlers read os.environ, which is process-wide.
+_INVOKE_LOCK = threading.RLock()
+_MODULES: dict[str, ModuleType] = {}
+_local = threading.local()
+
+
+class _ThreadAwareStdout(io.TextIOBase):
+    """Sends what handlers print (EMF metrics, JSON logs) to the invocation log, the rest to the terminal."""
+
+    def __init__(self, terminal: Any) -> None:
+        self._terminal = terminal
+
+    def write(self, text: str) -> int:
+        sink = getattr(_local, "sink", None)
+        return (sink or self._terminal).write(text)
+
+    def flush(self) -> None:
+        (getattr(_local, "sink", None) or self._terminal).flush()
+
+
+_stdout_installed = False
+
+
+def _install_stdout() -> None:
+    global _stdout_installed
+    if not _stdout_installed:
+        sys.stdout = _ThreadAwareStdout(sys.stdout)
+        _stdout_installed = True
+
+
+@dataclass
+class InvocationLog:
+    """Every in-process invocation, kept for benchmarks and tests."""
+
+    agent: str
+    function_name: str
+    errored: bool
+    duration_ms: float
+
+
+INVOCATIONS: list[InvocationLog] = []
+
+
+class FakeContext:
+    """A Lambda context with the attributes Powertools and the runtime read."""
+
+    def __init__(self, function_name: str, version: str, timeout_seconds: int, region: str, account: str) -> None:
+        import time
+
+        self.function_name = function_name
+        self.function_version = version
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(agent: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Import functions/<agent>/handler.py (once) and return its ``handler``."""
+    if agent not in _MODULES:
+        path: Path = repo_root() / "functions" / agent / "handler.py"
+        if not path.is_file():
+            raise FileNotFoundError(f"no handler for agent {agent!r} at {path}")
+        spec = importlib.util.spec_from_file_location(f"controlroom_function_{agent}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _MODULES[agent] = module
+    return _MODULES[agent].handler  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def invoke(agent: str, event: Any, *, function_name: str, environment: dict[str, str], version: str = "$LATEST",
+           timeout_seconds: int = 60, region: str = "us-east-1", account: str = "123456789012") -> tuple[str, bool, str]:
+    """Invoke one agent's handler; return (payload JSON, errored, logs) like moto's _invoke_lambda.
+
+    An exception becomes ``{"errorType": <class name>, "errorMessage": ...}`` with errored=True, which is
+    what Lambda returns and what lets the ASL's Retry and Catch match our named errors.
+    """
+    import time
+
+    _install_stdout()
+    logs = io.StringIO()
+    started = time.perf_counter()
+    with _INVOKE_LOCK, _environment(environment):
+        _local.sink = logs
+        try:
+            handler = load_handler(agent)
+            result = handler(event, FakeContext(function_name, version, timeout_seconds, region, account))
+            payload, errored = json.dumps(result), False
+        except Exception as exc:
+            traceback.print_exc(file=logs)
+            payload = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)[:4000],
+                                  "trace": traceback.format_exception_only(type(exc), exc)})
+            errored = True
+        finally:
+            _local.sink = None
+    INVOCATIONS.append(InvocationLog(agent, function_name, errored, (time.perf_counter() - started) * 1000))
+    _append_log(function_name, logs.getvalue())
+    return payload, errored, logs.getvalue()
+
+
+def _append_log(function_name: str, text: str) -> None:
+    directory = os.environ.get("CONTROLROOM_LOG_DIR")
+    if directory and text:
+        with open(Path(directory) / f"{function_name}.log", "a", encoding="utf-8") as handle:
+            handle.write(text)

@@ -1,0 +1,132 @@
+"""Small, version-guarded patches that bridge moto 5.2.5's gaps for the local engine.
+
+Each patch is listed in LOCAL_AWS_NOTES.md terms and covered by tests/integration/test_local_patches.py:
+- Lambda: run our handlers in-process instead of in Docker (``LambdaFunction._invoke_lambda``).
+- Step Functions: an unnamed StartExecution gets a fresh name, as in AWS (moto names it ``None``).
+- EventBridge: rules deliver to Step Functions targets (moto raises NotImplementedError).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import moto
+
+from controlroom.local import executor
+
+SUPPORTED_MOTO = "5.2.5"
+_applied = False
+_lock = threading.Lock()
+
+
+class UnsupportedMotoVersion(RuntimeError):
+    """The patches were verified against one moto version; another may change what they replace."""
+
+
+class EngineEndpoint:
+    """Where the moto server listens; handlers get it as AWS_ENDPOINT_URL."""
+
+    url = "http://127.0.0.1:4599"
+
+
+def handler_environment(function: Any) -> dict[str, str]:
+    """The environment a function's handler sees: its variables, fake credentials, the local endpoint."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+        "AWS_REGION": function.region, "AWS_DEFAULT_REGION": function.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name, "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+        "AWS_ENDPOINT_URL": EngineEndpoint.url, "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    env.update({key: str(value) for key, value in function.environment_vars.items()})
+    return env
+
+
+def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    agent = self.environment_vars.get("AGENT_NAME")
+    if not agent:
+        payload = {"errorType": "LocalEngineError",
+                   "errorMessage": f"{self.function_name} has no AGENT_NAME: the local engine runs only controlroom agents"}
+        return json.dumps(payload), True, ""
+    if isinstance(event, str | bytes):
+        event = json.loads(event or "{}")
+    return executor.invoke(agent, event, function_name=self.function_name, environment=handler_environment(self),
+                           version=self.version, timeout_seconds=int(self.timeout or 60),
+                           region=self.region, account=self.account_id)
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
+
+
+def _patch_unnamed_executions() -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None,
+                        trace_header: Any = None) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    # EventBridge delivers `time` as ISO 8601; moto keeps the epoch number it was given.
+    delivered = {key: value for key, value in event.items() if key != "ingestion-time"}
+    if isinstance(delivered.get("time"), int | float):
+        delivered["time"] = datetime.fromtimestamp(delivered["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
+def _patch_eventbridge_to_stepfunctions() -> None:
+    from moto.events.models import Rule
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        to_states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
+        for target in to_states:
+            arn = parse_arn(target["Arn"])
+            backend = stepfunctions_parser_backends[arn.account][arn.region]
+            backend.start_execution(target["Arn"], str(uuid.uuid4()), json.dumps(_as_delivered(original_event)))
+        others = [t for t in self.targets if t not in to_states]
+        if others:
+            with _lock:
+                saved, self.targets = self.targets, others
+                try:
+                    original(self, original_event, transform_input)
+                finally:
+                    self.targets = saved
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def apply(endpoint_url: str) -> None:
+    """Apply every patch once (idempotent) and point handlers at ``endpoint_url``."""
+    global _applied
+    if moto.__version__ != SUPPORTED_MOTO:
+        raise UnsupportedMotoVersion(
+            f"the local engine's patches are verified for moto {SUPPORTED_MOTO}, found {moto.__version__}; "
+            f"install the pinned version: pip install 'moto[server]=={SUPPORTED_MOTO}'"
+        )
+    EngineEndpoint.url = endpoint_url
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    with _lock:
+        if _applied:
+            return
+        _patch_lambda()
+        _patch_unnamed_executions()
+        _patch_eventbridge_to_stepfunctions()
+        _applied = True

@@ -1,0 +1,71 @@
+"""Start and stop moto in server mode on 127.0.0.1, with the local engine's patches applied."""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.request
+from dataclasses import dataclass
+
+from controlroom.local import patches
+
+
+class PortInUse(OSError):
+    """The port asked for is already taken by another process."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _check_port(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} on 127.0.0.1 is in use (another `controlroom up`?); pick another with --port"
+            ) from exc
+
+
+@dataclass
+class MotoServer:
+    """moto's threaded server in this process, so our in-process patches apply to it."""
+
+    port: int
+    _server: object | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoServer:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        _check_port(self.port)
+        # moto's Step Functions interpreter calls other services on localhost:MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        patches.apply(self.url)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        server.start()
+        self._server = server
+        return self
+
+    def reset(self) -> None:
+        """Drop every resource in every moto backend (a clean account)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        patches.apply(self.url)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()  # type: ignore[attr-defined]
+            self._server = None
+
+
+def start_server(port: int = 0) -> MotoServer:
+    """Start a server on ``port`` (0 picks a free one)."""
+    return MotoServer(port=port or free_port()).start()

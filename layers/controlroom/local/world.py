@@ -1,0 +1,137 @@
+"""The demo's simulated workload: a Lambda service with a bad deploy, its logs, metrics and alarm.
+
+This is the part of the local account that stands in for a customer's system. A small simulator
+plays CloudWatch's role (moto does not evaluate alarms): while the alias serves the bad version the
+service errors; once the alias points back at the good version, errors drop to zero and the alarm
+returns to OK.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+DEMO_FUNCTION = "checkout-api"
+DEMO_ALIAS = "live"
+DEMO_ALARM = "checkout-api-errors"
+GOOD_VERSION, BAD_VERSION = "1", "2"
+_DIMENSIONS = [{"Name": "FunctionName", "Value": DEMO_FUNCTION}, {"Name": "Resource", "Value": f"{DEMO_FUNCTION}:{DEMO_ALIAS}"}]
+
+
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="local",
+                        aws_secret_access_key="local", aws_session_token="local")
+
+
+def _code(body: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", body)
+    return buffer.getvalue()
+
+
+@dataclass
+class World:
+    endpoint: str
+    protected: bool = False
+    _stop: threading.Event | None = None
+
+    def seed(self) -> World:
+        """Create the service (two versions, alias on the bad one), its error logs, metrics and alarm."""
+        iam, lam = _client("iam", self.endpoint), _client("lambda", self.endpoint)
+        role = iam.create_role(RoleName=f"{DEMO_FUNCTION}-role", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+        tags = {"team": "payments", **({"controlroom:protected": "true"} if self.protected else {})}
+        lam.create_function(FunctionName=DEMO_FUNCTION, Runtime="python3.12", Role=role, Handler="app.handler",
+                            Code={"ZipFile": _code("def handler(e, c):\n    return {'ok': True}\n")}, Publish=True,
+                            Tags=tags)
+        lam.update_function_code(FunctionName=DEMO_FUNCTION, ZipFile=_code("def handler(e, c):\n    return e['currency']\n"),
+                                 Publish=True)
+        lam.create_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS, FunctionVersion=BAD_VERSION)
+        self._seed_logs()
+        self._seed_metrics_and_alarm()
+        return self
+
+    def _seed_logs(self) -> None:
+        logs = _client("logs", self.endpoint)
+        group = f"/aws/lambda/{DEMO_FUNCTION}"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="2026/11/21/[2]demo")
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        lines = ["START RequestId: 1f0c Version: 2",
+                 "[ERROR] KeyError: 'currency' Traceback (most recent call last): File \"/var/task/app.py\", line 2",
+                 "[ERROR] KeyError: 'currency' (request 2b91)", "END RequestId: 1f0c"]
+        logs.put_log_events(logGroupName=group, logStreamName="2026/11/21/[2]demo",
+                            logEvents=[{"timestamp": now_ms - 60_000 + i * 1000, "message": line}
+                                       for i, line in enumerate(lines)])
+
+    def _seed_metrics_and_alarm(self) -> None:
+        cloudwatch = _client("cloudwatch", self.endpoint)
+        now = datetime.now(UTC)
+        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+            {"MetricName": "Errors", "Dimensions": _DIMENSIONS, "Timestamp": now - timedelta(minutes=minutes),
+             "Value": 0.0 if minutes > 4 else 12.0, "Unit": "Count"} for minutes in range(10, 0, -1)])
+        cloudwatch.put_metric_alarm(
+            AlarmName=DEMO_ALARM, Namespace="AWS/Lambda", MetricName="Errors", Dimensions=_DIMENSIONS, Statistic="Sum",
+            Period=60, EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
+            AlarmDescription="checkout-api is throwing errors")
+        cloudwatch.set_alarm_state(AlarmName=DEMO_ALARM, StateValue="ALARM",
+                                   StateReason="Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0).")
+
+    def start_simulator(self, interval_seconds: float = 0.25) -> None:
+        """Play the service and CloudWatch: healthy metrics and alarm OK once the alias is rolled back."""
+        self._stop = threading.Event()
+        threading.Thread(target=self._simulate, args=(self._stop, interval_seconds), daemon=True).start()
+
+    def _simulate(self, stop: threading.Event, interval: float) -> None:
+        lam, cloudwatch = _client("lambda", self.endpoint), _client("cloudwatch", self.endpoint)
+        while not stop.wait(interval):
+            try:
+                version = lam.get_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS)["FunctionVersion"]
+                if version == GOOD_VERSION:
+                    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+                        "MetricName": "Errors", "Dimensions": _DIMENSIONS, "Timestamp": datetime.now(UTC),
+                        "Value": 0.0, "Unit": "Count"}])
+                    cloudwatch.set_alarm_state(AlarmName=DEMO_ALARM, StateValue="OK",
+                                               StateReason="Errors back to 0 after the rollback (simulated).")
+            except Exception:
+                continue
+
+    def stop_simulator(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+
+def restamp(event: dict[str, Any], moment: datetime | None = None) -> dict[str, Any]:
+    """A copy of a sample alarm event with its times set to ``moment`` (now), so evidence windows line up."""
+    moment = moment or datetime.now(UTC)
+    stamped = json.loads(json.dumps(event))
+    stamped["time"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = stamped.get("detail", {}).get("state")
+    if isinstance(state, dict):
+        state["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return stamped
+
+
+def load_event(path: Path) -> dict[str, Any]:
+    """Read an event file; a clear error if it is missing or not a JSON object."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read event file {path}: {exc.strerror}") from exc
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(event, dict):
+        raise ValueError(f"{path} must hold one JSON object (an EventBridge event), found {type(event).__name__}")
+    return event
