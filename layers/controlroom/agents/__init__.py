@@ -1,0 +1,1 @@
+"""The agents: one module per agent, each a plain logic function plus its AgentSpec."""

@@ -1,0 +1,1 @@
+"""AWS adapters the agents call: read-only evidence tools and the narrow action adapters."""
