@@ -1,0 +1,11 @@
+"""Lambda entry point of the approval callback: a web endpoint (Powertools REST resolver), not an agent."""
+
+from controlroom.approval.app import app
+from controlroom.runtime import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return app.resolve(event, context)

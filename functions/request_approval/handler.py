@@ -1,0 +1,11 @@
+"""Lambda entry point of the request_approval agent."""
+
+from controlroom.agents.request_approval import REQUEST_APPROVAL
+from controlroom.runtime import logger, metrics, run_agent, tracer
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return run_agent(REQUEST_APPROVAL, event, context)

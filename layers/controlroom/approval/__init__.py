@@ -1,0 +1,1 @@
+"""Human approval of a plan: signed links, the decision, the emails and pages approvers see."""

@@ -1,0 +1,196 @@
+"""decide: one approver's verdict on a pending approval, recorded once and handed to the waiting flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from controlroom.contracts import ApprovalOutcome, ApprovalRecord, ApprovalStatus, ApprovalVote, utcnow
+from controlroom.contracts.approval import Verdict
+from controlroom.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+    ApprovalForbidden,
+    ApprovalNotWaiting,
+    ApprovalPlanMismatch,
+)
+from controlroom.store import AuditLog, CheckpointStore
+
+NOT_WAITING_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+_CAUSE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What one vote did.
+
+    ``decided`` is True when this vote settled the approval (the flow was told); otherwise the
+    vote was recorded and ``approvals_missing`` more approvals are needed.
+    """
+
+    approval_id: str
+    incident_id: str
+    approver: str
+    verdict: str
+    decided: bool
+    outcome: str | None
+    approvals_missing: int
+    record: ApprovalRecord
+
+
+def _same_approver(left: str, right: str) -> bool:
+    return left.strip().lower() == right.strip().lower()
+
+
+def check_can_vote(
+    record: ApprovalRecord, approver: str, now: datetime, *, enforce_approvers: bool = True
+) -> None:
+    """Raise the named error that stops ``approver`` from voting on ``record`` now, if any.
+
+    Raises
+    ------
+    ApprovalAlreadyDecided, ApprovalExpired, ApprovalForbidden
+    """
+    if record.status is ApprovalStatus.DECIDED:
+        raise ApprovalAlreadyDecided(f"approval {record.approval_id} was already decided")
+    if record.status is ApprovalStatus.EXPIRED or now >= record.expires_at:
+        raise ApprovalExpired(f"approval {record.approval_id} expired")
+    if (
+        enforce_approvers
+        and record.approvers
+        and not any(_same_approver(approver, a) for a in record.approvers)
+    ):
+        raise ApprovalForbidden(f"{approver} is not an approver of {record.approval_id}")
+    if any(_same_approver(approver, vote.approver) for vote in record.votes):
+        raise ApprovalAlreadyDecided(f"{approver} already voted on {record.approval_id}")
+
+
+def decide(
+    checkpoint: CheckpointStore,
+    audit: AuditLog,
+    sfn_client: Any,
+    approval_id: str,
+    approver: str,
+    verdict: str,
+    comment: str,
+    plan_digest_seen: str,
+    *,
+    enforce_approvers: bool = True,
+    now: datetime | None = None,
+) -> DecisionOutcome:
+    """Record ``approver``'s verdict; when it settles the approval, resume or fail the waiting execution.
+
+    Parameters
+    ----------
+    checkpoint, audit
+        The stores (``ctx.stores`` or ``controlroom.runtime.stores()``).
+    sfn_client
+        A Step Functions client (``controlroom.aws.client("stepfunctions")``).
+    approval_id, approver : str
+        Which approval, and who decides (an email, or ``cli:<user>`` for the local CLI).
+    verdict : str
+        ``"approve"`` or ``"reject"``.
+    comment : str
+        Free text kept in the vote and the audit record (at most 1000 characters).
+    plan_digest_seen : str
+        The plan digest the approver was shown; must equal the stored one.
+    enforce_approvers : bool
+        Check ``approver`` against the approval's list. Only the trusted local CLI passes False.
+    now : datetime, optional
+        The current time (tests).
+
+    Returns
+    -------
+    DecisionOutcome
+
+    Raises
+    ------
+    ApprovalNotFound, ApprovalAlreadyDecided, ApprovalExpired, ApprovalForbidden, ApprovalPlanMismatch
+        The vote was refused; nothing changed.
+    ApprovalNotWaiting
+        The vote decided the approval but the execution was no longer waiting for it.
+    ValueError
+        ``verdict`` or ``comment`` is not acceptable.
+    """
+    if verdict not in ("approve", "reject"):
+        raise ValueError("verdict must be approve or reject")
+    moment = now or utcnow()
+    record = checkpoint.get_approval(approval_id)
+    check_can_vote(record, approver, moment, enforce_approvers=enforce_approvers)
+    if plan_digest_seen != record.plan_digest:
+        raise ApprovalPlanMismatch(f"approval {approval_id} is for a different plan than the one shown")
+    typed_verdict: Verdict = "approve" if verdict == "approve" else "reject"
+    vote = ApprovalVote(
+        approver=approver,
+        verdict=typed_verdict,
+        comment=comment,
+        decided_at=moment,
+        plan_digest=plan_digest_seen,
+    )
+    updated = checkpoint.add_vote(approval_id, vote)
+    decided = updated.status is ApprovalStatus.DECIDED
+    payload = {
+        "approval_id": approval_id,
+        "approver": approver,
+        "verdict": verdict,
+        "comment": comment,
+        "plan_digest": plan_digest_seen,
+        "decided": decided,
+        "outcome": updated.outcome,
+        "status": updated.status.value,
+        "trusted_local": not enforce_approvers,
+    }
+    try:
+        delivery = _deliver(checkpoint, sfn_client, updated, vote) if decided else "not_needed"
+    except Exception as exc:
+        # The vote stands; the audit says the flow could not be told (it will time out and escalate).
+        audit.append(
+            updated.incident_id,
+            "approval_decision",
+            f"approver:{approver}",
+            {**payload, "delivery": f"failed:{type(exc).__name__}"},
+        )
+        raise
+    audit.append(
+        updated.incident_id, "approval_decision", f"approver:{approver}", {**payload, "delivery": delivery}
+    )
+    if delivery == "not_waiting":
+        raise ApprovalNotWaiting(f"the execution is no longer waiting for approval {approval_id}")
+    approvals = sum(1 for v in updated.votes if v.verdict == "approve")
+    return DecisionOutcome(
+        approval_id=approval_id,
+        incident_id=updated.incident_id,
+        approver=approver,
+        verdict=verdict,
+        decided=decided,
+        outcome=updated.outcome,
+        approvals_missing=0 if decided else updated.required_approvals - approvals,
+        record=updated,
+    )
+
+
+def _deliver(checkpoint: CheckpointStore, sfn_client: Any, record: ApprovalRecord, vote: ApprovalVote) -> str:
+    """Tell the waiting execution; return ``sent`` or ``not_waiting`` (other errors propagate)."""
+    token = checkpoint.task_token(record.approval_id)
+    try:
+        if record.outcome == "approve":
+            outcome = ApprovalOutcome(
+                approval_id=record.approval_id,
+                verdict="approve",
+                approvers=[v.approver for v in record.votes if v.verdict == "approve"],
+                plan_digest=record.plan_digest,
+            )
+            sfn_client.send_task_success(taskToken=token, output=outcome.model_dump_json())
+        else:
+            cause = f"rejected by {vote.approver}" + (f": {vote.comment}" if vote.comment else "")
+            sfn_client.send_task_failure(
+                taskToken=token, error="ApprovalRejected", cause=cause[:_CAUSE_LIMIT]
+            )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in NOT_WAITING_CODES:
+            return "not_waiting"
+        raise
+    return "sent"

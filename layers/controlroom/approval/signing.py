@@ -1,0 +1,99 @@
+"""Approval links: an HMAC-SHA256 signature bound to (approval id, approver, expiry)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+from controlroom.errors import ApprovalExpired, ApprovalForbidden
+
+APPROVAL_ID_PATTERN = r"^apr-[0-9a-f]{32}$"
+_MAX_APPROVER_LENGTH = 254
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    """What a verified link vouches for."""
+
+    approval_id: str
+    approver: str
+    expires: int
+
+
+def sign(key: bytes, approval_id: str, approver: str, expires: int) -> str:
+    """Signature of one approver's link: base64url (no padding) of HMAC-SHA256 over ``id|approver|expires``.
+
+    Parameters
+    ----------
+    key : bytes
+        The signing key (see ``controlroom.approval.secret.signing_key``).
+    approval_id, approver : str
+        The approval and the approver the link is for.
+    expires : int
+        Expiry of the link, seconds since the epoch.
+
+    Returns
+    -------
+    str
+        The signature, URL-safe.
+    """
+    message = f"{approval_id}|{approver}|{int(expires)}".encode()
+    mac = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def approval_link(base_url: str, key: bytes, approval_id: str, approver: str, expires: int) -> str:
+    """The link an approver receives: ``{base}/approvals/{id}?approver=..&expires=..&sig=..``."""
+    query = urlencode(
+        {
+            "approver": approver,
+            "expires": str(int(expires)),
+            "sig": sign(key, approval_id, approver, expires),
+        },
+        quote_via=quote,
+    )
+    return f"{base_url.rstrip('/')}/approvals/{approval_id}?{query}"
+
+
+def verify(
+    key: bytes, approval_id: str, approver: str | None, expires: str | None, sig: str | None, now: datetime
+) -> LinkClaims:
+    """Check a link's signature, then its expiry; return what it vouches for.
+
+    Parameters
+    ----------
+    key : bytes
+        The signing key.
+    approval_id : str
+        The approval id from the path.
+    approver, expires, sig : str or None
+        The link's query (or form) fields, as received.
+    now : datetime
+        The current time (aware).
+
+    Returns
+    -------
+    LinkClaims
+        The verified approval id, approver and expiry.
+
+    Raises
+    ------
+    ApprovalForbidden
+        A field is missing or malformed, or the signature does not match.
+    ApprovalExpired
+        The signature is good but the link has expired.
+    """
+    if not approver or not expires or not sig or len(approver) > _MAX_APPROVER_LENGTH or len(sig) > 128:
+        raise ApprovalForbidden("the approval link is incomplete")
+    if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
+        raise ApprovalForbidden("the approval link is malformed")
+    expected = sign(key, approval_id, approver, int(expires))
+    if not hmac.compare_digest(expected.encode("ascii"), sig.encode("utf-8", "replace")):
+        raise ApprovalForbidden("the approval link's signature does not match")
+    if int(expires) <= int(now.timestamp()):
+        raise ApprovalExpired("the approval link has expired")
+    return LinkClaims(approval_id=approval_id, approver=approver, expires=int(expires))
