@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from controlroom.contracts import (
     ActionDecision,
@@ -61,10 +62,10 @@ def decide_plan(
 
 
 def _decide_action(
-    action: object, *, tags: Mapping[str, str], confidence: float, settings: Settings, engine: PolicyEngine
+    action: Any, *, tags: Mapping[str, str], confidence: float, settings: Settings, engine: PolicyEngine
 ) -> ActionDecision:
-    action_type = str(action.type)  # type: ignore[attr-defined]
-    risk = risk_of(action)  # type: ignore[arg-type]
+    action_type = str(action.type)
+    risk = risk_of(action)
     query = ActionQuery(
         environment=settings.ENVIRONMENT,
         autonomy_mode=settings.AUTONOMY_MODE.value,
@@ -72,14 +73,14 @@ def _decide_action(
         risk=risk.value,
         target=str(action.target),
         confidence=confidence,
-        tags=tags,  # type: ignore[attr-defined]
+        tags=tags,
         ssm_document=action.document_name if isinstance(action, RunSsmAutomation) else "",
         ssm_document_allowlist=settings.ssm_document_allowlist,
     )
     verdict = engine.decide(query)
     return ActionDecision(
         action_id=action.action_id,
-        action_type=action_type,  # type: ignore[attr-defined]
+        action_type=action_type,
         risk=risk.value,
         effect=verdict.effect,
         reasons=verdict.reasons,

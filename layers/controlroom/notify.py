@@ -1,0 +1,47 @@
+"""SNS notifications to the on-call: one publish helper that respects SNS's limits."""
+
+from __future__ import annotations
+
+import re
+
+from controlroom.aws import client
+
+SUBJECT_LIMIT = 100
+# SNS rejects messages over 256 KiB; stay well under it, counting bytes, not characters.
+MESSAGE_LIMIT_BYTES = 200_000
+_NOT_SUBJECT_SAFE = re.compile(r"[^\x20-\x7e]+")
+
+
+def subject_line(subject: str) -> str:
+    """A subject SNS accepts: printable ASCII on one line, at most 100 characters."""
+    cleaned = _NOT_SUBJECT_SAFE.sub(" ", subject).strip() or "controlroom"
+    if len(cleaned) <= SUBJECT_LIMIT:
+        return cleaned
+    return cleaned[: SUBJECT_LIMIT - 3].rstrip() + "..."
+
+
+def publish(topic_arn: str, subject: str, message: str) -> bool:
+    """Publish ``message`` to ``topic_arn``.
+
+    Parameters
+    ----------
+    topic_arn
+        The SNS topic; empty means notifications are not configured.
+    subject
+        Email subject; cleaned and truncated to SNS's 100-character limit.
+    message
+        The body; truncated (with a marker) if it would exceed SNS's size limit.
+
+    Returns
+    -------
+    bool
+        True if SNS accepted the message, False if no topic is configured. SNS errors propagate:
+        the caller decides whether a lost notification is fatal.
+    """
+    if not topic_arn:
+        return False
+    body = message.encode("utf-8")
+    if len(body) > MESSAGE_LIMIT_BYTES:
+        message = body[:MESSAGE_LIMIT_BYTES].decode("utf-8", errors="ignore") + "\n[truncated]"
+    client("sns").publish(TopicArn=topic_arn, Subject=subject_line(subject), Message=message)
+    return True
