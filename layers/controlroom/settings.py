@@ -37,7 +37,7 @@ class Settings(BaseModel):
     APPROVAL_SIGNING_SECRET_ARN: str = Field("", description="Secrets Manager secret holding the link HMAC key.")
     MODEL_PROVIDER: Literal["none", "anthropic", "bedrock", "scripted"] = Field(
         "none", description="Which model Diagnose and Plan call; none = always the deterministic fallback.")
-    MODEL_ID: str = Field("claude-sonnet-4-5", description="Model id (Anthropic API) or Bedrock model/profile id.")
+    MODEL_ID: str = Field("claude-sonnet-4-6", description="Model id (Anthropic API) or Bedrock model/profile id.")
     MODEL_API_KEY_SECRET_ARN: str = Field("", description="Secrets Manager secret holding the Anthropic API key.")
     MODEL_MAX_TOKENS: int = Field(2048, ge=64, le=64000, description="Output tokens asked for per model call.")
     MODEL_MAX_RETRIES: int = Field(2, ge=0, le=5, description="SDK retries on 429/5xx/timeouts per call.")
