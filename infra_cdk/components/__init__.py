@@ -1,0 +1,1 @@
+"""Constructs of the controlroom stack, one module per concern."""

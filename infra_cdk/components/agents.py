@@ -1,0 +1,154 @@
+"""The shared layer and one Lambda function, role and log group per agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra_cdk.components.permissions import AGENTS, Resources, agent_statements
+from infra_cdk.config import ROOT, EnvironmentConfig
+
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
+FUNCTIONS_DIR = ROOT / "functions"
+
+
+class MissingFunctionCode(FileNotFoundError):
+    """An agent has no functions/<agent>/handler.py, so there is nothing to deploy."""
+
+
+def function_name(prefix: str, agent: str) -> str:
+    """``controlroom-<env>-<agent>`` with hyphens, e.g. controlroom-local-request-approval."""
+    return f"{prefix}-{agent.replace('_', '-')}"
+
+
+def pascal(agent: str) -> str:
+    """request_approval -> RequestApproval (ASL substitutions and output names)."""
+    return "".join(part.capitalize() for part in agent.split("_"))
+
+
+def handler_dirs(functions_dir: Path = FUNCTIONS_DIR) -> dict[str, Path]:
+    """The asset folder of every agent; fails naming all the missing ones."""
+    folders = {agent: functions_dir / agent for agent in AGENTS}
+    missing = [
+        f"functions/{agent}/handler.py"
+        for agent, folder in folders.items()
+        if not (folder / "handler.py").is_file()
+    ]
+    if missing:
+        raise MissingFunctionCode(
+            f"missing Lambda handler(s): {', '.join(missing)} (every agent needs functions/<agent>/handler.py)"
+        )
+    return folders
+
+
+def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, agent: str) -> dict[str, str]:
+    """Environment variables of one agent; names are controlroom.settings.Settings fields."""
+    return {
+        "ENVIRONMENT": env_name,
+        "AUTONOMY_MODE": config.autonomy_mode.value,
+        "CHECKPOINT_TABLE": res.checkpoint_table.table_name,
+        "AUDIT_TABLE": res.audit_table.table_name,
+        "TOPIC_ARN": res.topic.topic_arn,
+        "CONFIDENCE_THRESHOLD": str(config.confidence_threshold),
+        "INCIDENT_TIME_BUDGET_SECONDS": str(config.incident_time_budget_seconds),
+        "APPROVAL_TTL_SECONDS": str(config.approval_ttl_seconds),
+        "APPROVERS": ",".join(config.approvers),
+        "REQUIRED_APPROVALS": str(config.required_approvals),
+        "SSM_DOCUMENT_ALLOWLIST": ",".join(config.ssm_documents),
+        "AGENT_NAME": agent,
+        "POWERTOOLS_SERVICE_NAME": "controlroom",
+        "POWERTOOLS_METRICS_NAMESPACE": "Controlroom",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+class AgentFunctions(Construct):
+    """The layer plus, per agent, a function with its own role and log group.
+
+    Attributes
+    ----------
+    functions, roles
+        Keyed by agent name (``request_approval``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        config: EnvironmentConfig,
+        res: Resources,
+        layer_dir: Path,
+        functions_dir: Path = FUNCTIONS_DIR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        folders = handler_dirs(functions_dir)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "SharedLayer",
+            layer_version_name=f"{res.prefix}-shared",
+            code=lambda_.Code.from_asset(str(layer_dir), exclude=ASSET_EXCLUDES),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description=f"controlroom library ({config.layer_mode})",
+            removal_policy=RemovalPolicy.RETAIN
+            if config.removal_policy == "retain"
+            else RemovalPolicy.DESTROY,
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
+        for agent in AGENTS:
+            self._add_agent(agent, folders[agent], env_name, config, res)
+
+    def _add_agent(
+        self, agent: str, folder: Path, env_name: str, config: EnvironmentConfig, res: Resources
+    ) -> None:
+        name = function_name(res.prefix, agent)
+        retain = config.removal_policy == "retain"
+        construct_id = pascal(agent)
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            log_group_name=f"/aws/lambda/{name}",
+            retention=logs.RetentionDays[config.log_retention_name],
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            role_name=name,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"controlroom {agent} agent ({env_name}): least privilege",
+        )
+        # Logs go to the explicit group only; no AWSLambdaBasicExecutionRole (it allows every group).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
+        )
+        for statement in agent_statements(agent, res):
+            role.add_to_policy(statement)
+        self.roles[agent] = role
+        self.functions[agent] = lambda_.Function(
+            self,
+            f"{construct_id}Function",
+            function_name=name,
+            code=lambda_.Code.from_asset(str(folder), exclude=ASSET_EXCLUDES),
+            handler="handler.handler",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            layers=[self.layer],
+            role=role,
+            tracing=lambda_.Tracing.ACTIVE,
+            timeout=Duration.seconds(config.agent_timeout_seconds),
+            memory_size=512,
+            environment=agent_environment(env_name, config, res, agent),
+            log_group=log_group,
+            description=f"controlroom {agent} agent",
+        )

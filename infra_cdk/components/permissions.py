@@ -1,0 +1,178 @@
+"""What each agent's role may do: least privilege, written out per agent so a review reads one table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+
+AGENTS = (
+    "intake",
+    "evidence",
+    "diagnose",
+    "plan",
+    "policy",
+    "request_approval",
+    "approval_callback",
+    "execute",
+    "verify",
+    "close",
+    "escalate",
+)
+
+# Every agent reads incidents and appends its decision record (run_agent: audit put + checkpoint put_step).
+CHECKPOINT_READS = ("dynamodb:GetItem", "dynamodb:Query")
+CHECKPOINT_BASE_WRITES = ("dynamodb:PutItem",)
+# The audit table is append-only: a conditional put and reads. Never UpdateItem or DeleteItem, for any role.
+AUDIT_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
+# Checkpoint writes beyond the base. There is no IAM action for TransactWriteItems: a transaction is
+# authorised by the actions it contains (Intake's open_incident is two conditional Puts).
+CHECKPOINT_EXTRA: dict[str, tuple[str, ...]] = {
+    "intake": ("dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"),
+    "evidence": (),
+    "diagnose": ("dynamodb:UpdateItem",),  # token-budget reservations are atomic updates
+    "plan": ("dynamodb:UpdateItem",),
+    "policy": (),
+    "request_approval": (),
+    "approval_callback": ("dynamodb:UpdateItem",),  # conditional PENDING -> DECIDED flip
+    "execute": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),  # Powertools idempotency records
+    "verify": (),
+    "close": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),  # final status; releases the dedupe lock
+    "escalate": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+}
+AUDIT_FORBIDDEN = frozenset(
+    {
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PartiQLUpdate",
+        "dynamodb:PartiQLDelete",
+        "dynamodb:*",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the statements point at."""
+
+    stack: Stack
+    prefix: str
+    checkpoint_table: dynamodb.ITable
+    audit_table: dynamodb.ITable
+    topic: sns.ITopic
+    ssm_documents: tuple[str, ...]
+
+    def arn(self, service: str, resource: str, *, separator: str = ":") -> str:
+        """An ARN in this stack's account and region."""
+        stack = self.stack
+        return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}{separator}{resource}"
+
+
+def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
+    return iam.PolicyStatement(effect=iam.Effect.ALLOW, actions=actions, resources=resources)
+
+
+def table_statements(agent: str, res: Resources) -> list[iam.PolicyStatement]:
+    """The agent's access to the two tables."""
+    checkpoint = res.checkpoint_table.table_arn
+    audit = res.audit_table.table_arn
+    return [
+        _allow(list(CHECKPOINT_READS), [checkpoint, f"{checkpoint}/index/*"]),
+        _allow([*CHECKPOINT_BASE_WRITES, *CHECKPOINT_EXTRA[agent]], [checkpoint]),
+        _allow(list(AUDIT_ACTIONS), [audit]),
+    ]
+
+
+def _publish(res: Resources) -> iam.PolicyStatement:
+    return _allow(["sns:Publish"], [res.topic.topic_arn])
+
+
+def _evidence(res: Resources) -> list[iam.PolicyStatement]:
+    return [
+        # GetMetricData and ecs:ListTaskDefinitions support no resource-level permissions: AWS requires "*".
+        _allow(["cloudwatch:GetMetricData", "ecs:ListTaskDefinitions"], ["*"]),
+        _allow(["cloudwatch:DescribeAlarms"], [res.arn("cloudwatch", "alarm:*")]),
+        _allow(["logs:FilterLogEvents"], [res.arn("logs", "log-group:*")]),
+        _allow(
+            ["lambda:GetAlias", "lambda:ListVersionsByFunction", "lambda:ListTags"],
+            [res.arn("lambda", "function:*")],
+        ),
+        _allow(
+            ["ecs:DescribeServices", "ecs:ListTagsForResource"],
+            [res.arn("ecs", "service/*"), res.arn("ecs", "task-definition/*")],
+        ),
+        _allow(
+            ["codedeploy:ListDeployments", "codedeploy:BatchGetDeployments"],
+            [res.arn("codedeploy", "deploymentgroup:*")],
+        ),
+    ]
+
+
+def _execute(res: Resources) -> list[iam.PolicyStatement]:
+    own_functions = res.arn("lambda", f"function:{res.prefix}-*")
+    return [
+        _allow(["lambda:UpdateAlias", "lambda:GetAlias"], [res.arn("lambda", "function:*")]),
+        # The agents may roll back workloads, never the control plane that runs them.
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=["lambda:UpdateAlias"],
+            resources=[own_functions, f"{own_functions}:*"],
+        ),
+        _allow(["ecs:UpdateService", "ecs:DescribeServices"], [res.arn("ecs", "service/*")]),
+        _allow(["codedeploy:StopDeployment"], [res.arn("codedeploy", "deploymentgroup:*")]),
+        # Only the allow-listed automation documents (Settings.SSM_DOCUMENT_ALLOWLIST).
+        _allow(
+            ["ssm:StartAutomationExecution"],
+            [res.arn("ssm", f"automation-definition/{doc}:*") for doc in res.ssm_documents],
+        ),
+        _publish(res),
+    ]
+
+
+def _verify(res: Resources) -> list[iam.PolicyStatement]:
+    return [
+        # GetMetricData supports no resource-level permissions: AWS requires "*".
+        _allow(["cloudwatch:GetMetricData"], ["*"]),
+        _allow(["cloudwatch:DescribeAlarms"], [res.arn("cloudwatch", "alarm:*")]),
+    ]
+
+
+def _request_approval(res: Resources) -> list[iam.PolicyStatement]:
+    return [_publish(res), _allow(["ses:SendEmail", "ses:SendRawEmail"], [res.arn("ses", "identity/*")])]
+
+
+def _approval_callback(res: Resources) -> list[iam.PolicyStatement]:
+    # Task tokens are not resources: SendTaskSuccess/SendTaskFailure accept only "*". Only this role has them.
+    return [_allow(["states:SendTaskSuccess", "states:SendTaskFailure"], ["*"])]
+
+
+SERVICE_STATEMENTS: dict[str, Callable[[Resources], list[iam.PolicyStatement]]] = {
+    "evidence": _evidence,
+    "execute": _execute,
+    "verify": _verify,
+    "close": lambda res: [_publish(res)],
+    "escalate": lambda res: [_publish(res)],
+    "request_approval": _request_approval,
+    "approval_callback": _approval_callback,
+}
+
+
+def agent_statements(agent: str, res: Resources) -> list[iam.PolicyStatement]:
+    """Every statement of one agent's role (besides its log group and X-Ray, added where those are made).
+
+    Parameters
+    ----------
+    agent
+        One of AGENTS.
+    res
+        The stack's tables, topic and account/region.
+    """
+    if agent not in CHECKPOINT_EXTRA:
+        raise ValueError(f"unknown agent {agent!r}; known: {', '.join(AGENTS)}")
+    extra = SERVICE_STATEMENTS.get(agent)
+    return [*table_statements(agent, res), *(extra(res) if extra else [])]

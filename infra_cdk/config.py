@@ -1,0 +1,217 @@
+"""Per-environment settings of the CDK app, read from cdk.json context and validated by pydantic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from controlroom.contracts.policy import AutonomyMode
+
+# absolute(), not resolve(): a workspace that symlinks infra_cdk/ keeps its own root (tests use one).
+ROOT = Path(__file__).absolute().parents[1]
+CDK_JSON = ROOT / "cdk.json"
+ENVIRONMENTS_KEY = "environments"
+ENV_KEY = "env"
+OVERRIDE_PREFIX = "override:"
+
+# The only retention periods CloudWatch Logs accepts, with their aws_logs.RetentionDays member names.
+LOG_RETENTION_NAMES = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}
+
+
+class ConfigError(ValueError):
+    """The cdk.json context (or a command-line override) does not describe a valid environment."""
+
+
+class EnvironmentConfig(BaseModel):
+    """One environment's block of cdk.json context; every key is checked, unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account: str | None = Field(None, pattern=r"^\d{12}$", description="AWS account id; optional.")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    autonomy_mode: AutonomyMode
+    approvers: list[str] = Field(min_length=1)
+    required_approvals: int = Field(ge=1)
+    alarm_name_prefix: str = Field("", description="Alarms opted in by name prefix; empty = every alarm.")
+    confidence_threshold: float = Field(ge=0.0, le=1.0)
+    agent_timeout_seconds: int = Field(ge=3, le=900, description="Lambda timeout and Task TimeoutSeconds.")
+    approval_timeout_seconds: int = Field(ge=5, le=7 * 86400)
+    verify_wait_seconds: int = Field(ge=0, le=3600)
+    max_verify_attempts: int = Field(ge=1, le=20)
+    max_handoffs: int = Field(ge=1, le=100)
+    retry_interval_seconds: int = Field(ge=1, le=300)
+    retry_max_attempts: int = Field(ge=0, le=10)
+    incident_time_budget_seconds: int = Field(ge=10)
+    log_retention_days: int
+    removal_policy: Literal["destroy", "retain"]
+    layer_mode: Literal["full", "source-only"]
+    ssm_documents: list[str] = Field(
+        default_factory=lambda: ["AWS-RestartEC2Instance"],
+        description="SSM Automation documents Execute may start (IAM and SSM_DOCUMENT_ALLOWLIST).",
+    )
+
+    @field_validator("ssm_documents", mode="before")
+    @classmethod
+    def _split_documents(cls, value: Any) -> Any:
+        return (
+            [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+        )
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: Any) -> Any:
+        # A command-line override arrives as one string: "a@example.com,b@example.com".
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers_are_emails(cls, value: list[str]) -> list[str]:
+        for approver in value:
+            if "@" not in approver or "," in approver:
+                raise ValueError(f"{approver!r} is not an email address")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_is_supported(cls, value: int) -> int:
+        if value not in LOG_RETENTION_NAMES:
+            raise ValueError(
+                f"{value} is not a CloudWatch Logs retention period ({sorted(LOG_RETENTION_NAMES)})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _enough_approvers(self) -> EnvironmentConfig:
+        if self.required_approvals > len(self.approvers):
+            raise ValueError(
+                f"required_approvals ({self.required_approvals}) exceeds the number of approvers "
+                f"({len(self.approvers)})"
+            )
+        return self
+
+    @property
+    def log_retention_name(self) -> str:
+        """The aws_logs.RetentionDays member for log_retention_days."""
+        return LOG_RETENTION_NAMES[self.log_retention_days]
+
+    @property
+    def approval_ttl_seconds(self) -> int:
+        """How long an approval link stays valid: shorter than the approval state's timeout.
+
+        The margin is a tenth of the timeout (1 s to 60 s). Settings.APPROVAL_TTL_SECONDS has a
+        floor of 5 s, so with the minimum timeout of 5 s the link and the state expire together.
+        """
+        margin = min(60, max(1, self.approval_timeout_seconds // 10))
+        return max(5, self.approval_timeout_seconds - margin)
+
+    def asl_numbers(self) -> dict[str, int]:
+        """The numeric substitutions of the ASL files (see controlroom.asl.NUMERIC_SUBSTITUTIONS)."""
+        return {
+            "AgentTimeoutSeconds": self.agent_timeout_seconds,
+            "ApprovalTimeoutSeconds": self.approval_timeout_seconds,
+            "VerifyWaitSeconds": self.verify_wait_seconds,
+            "MaxVerifyAttempts": self.max_verify_attempts,
+            "MaxHandoffs": self.max_handoffs,
+            "RetryIntervalSeconds": self.retry_interval_seconds,
+            "RetryMaxAttempts": self.retry_max_attempts,
+        }
+
+
+def read_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The "context" block of cdk.json (used when the app runs without the CDK CLI)."""
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("context", {}))
+
+
+def _describe(error: ValidationError, env_name: str, overridden: set[str]) -> str:
+    details = error.errors()[0]
+    key = ".".join(str(part) for part in details["loc"])
+    if not key:  # a model-level check: name the key it is about
+        key = "required_approvals"
+    source = (
+        f"context key '{OVERRIDE_PREFIX}{key}'"
+        if key in overridden
+        else (f"context key '{ENVIRONMENTS_KEY}.{env_name}.{key}'")
+    )
+    return f"{source}: {details['msg']}"
+
+
+def overrides_from(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Pick the ``override:<key>`` entries out of a context mapping."""
+    return {
+        key[len(OVERRIDE_PREFIX) :]: value
+        for key, value in context.items()
+        if key.startswith(OVERRIDE_PREFIX)
+    }
+
+
+def resolve(context: Mapping[str, Any]) -> tuple[str, EnvironmentConfig]:
+    """Choose and validate the environment named by the ``env`` context key.
+
+    Parameters
+    ----------
+    context
+        All context values: cdk.json's ``environments`` block, ``env`` and any
+        ``override:<key>`` values (strings from the command line are coerced).
+
+    Returns
+    -------
+    tuple[str, EnvironmentConfig]
+        The environment's name and its validated settings.
+
+    Raises
+    ------
+    ConfigError
+        The message names the context key that is missing or wrong.
+    """
+    environments = context.get(ENVIRONMENTS_KEY)
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError(
+            f"context key '{ENVIRONMENTS_KEY}' is missing from cdk.json (one block per environment)"
+        )
+    env_name = context.get(ENV_KEY)
+    choices = ", ".join(sorted(environments))
+    if not env_name:
+        raise ConfigError(
+            f"context key '{ENV_KEY}' is required: pass -c {ENV_KEY}=<{choices.replace(', ', '|')}>"
+        )
+    if env_name not in environments:
+        raise ConfigError(
+            f"context key '{ENV_KEY}': {env_name!r} is not an environment; choose one of {choices}"
+        )
+    block = environments[env_name]
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"context key '{ENVIRONMENTS_KEY}.{env_name}' must be an object")
+    overrides = overrides_from(context)
+    try:
+        return str(env_name), EnvironmentConfig.model_validate({**block, **overrides})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(env_name), set(overrides))) from exc

@@ -1,0 +1,88 @@
+"""One controlroom deployment: tables, topic, agents, state machine and alarm rule for one environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
+from infra_cdk.components.data import DataStores
+from infra_cdk.components.orchestration import IncidentResponse
+from infra_cdk.components.permissions import AGENTS, Resources
+from infra_cdk.config import EnvironmentConfig
+
+
+def stack_name(env_name: str) -> str:
+    """``controlroom-<env>``: the stack name and the prefix of every physical name."""
+    return f"controlroom-{env_name}"
+
+
+class ControlroomStack(Stack):
+    """The whole control plane for one environment.
+
+    Parameters
+    ----------
+    env_name
+        local, dev, staging or prod (a key of cdk.json's ``environments``).
+    config
+        That environment's validated settings.
+    layer_dir
+        The built layer directory (infra_cdk.layer_build.build_layer).
+    functions_dir
+        The folder holding functions/<agent>/handler.py (tests point it at a workspace).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        env_name: str,
+        config: EnvironmentConfig,
+        layer_dir: Path,
+        functions_dir: Path = FUNCTIONS_DIR,
+        **kwargs: Any,
+    ) -> None:
+        prefix = stack_name(env_name)
+        super().__init__(
+            scope,
+            prefix,
+            stack_name=prefix,
+            description=f"controlroom ({env_name}): AI ops agents on Step Functions",
+            **kwargs,
+        )
+        Tags.of(self).add("controlroom:environment", env_name)
+        self.env_name = env_name
+        self.config = config
+        self.data = DataStores(self, "Data", prefix=prefix, retain=config.removal_policy == "retain")
+        res = Resources(
+            stack=self,
+            prefix=prefix,
+            checkpoint_table=self.data.checkpoint_table,
+            audit_table=self.data.audit_table,
+            topic=self.data.topic,
+            ssm_documents=tuple(config.ssm_documents),
+        )
+        self.agents = AgentFunctions(
+            self,
+            "Agents",
+            env_name=env_name,
+            config=config,
+            res=res,
+            layer_dir=layer_dir,
+            functions_dir=functions_dir,
+        )
+        self.incident_response = IncidentResponse(
+            self, "IncidentResponse", prefix=prefix, config=config, functions=self.agents.functions
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "StateMachineArn", value=self.incident_response.state_machine.state_machine_arn)
+        CfnOutput(self, "CheckpointTableName", value=self.data.checkpoint_table.table_name)
+        CfnOutput(self, "AuditTableName", value=self.data.audit_table.table_name)
+        CfnOutput(self, "TopicArn", value=self.data.topic.topic_arn)
+        for agent in AGENTS:
+            CfnOutput(self, f"{pascal(agent)}FunctionName", value=self.agents.functions[agent].function_name)

@@ -1,0 +1,143 @@
+"""Least privilege in the synthesized roles: the audit table is append-only, only Execute changes workloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_cdk.components.agents import function_name
+from infra_cdk.components.permissions import AGENTS
+
+from tests.infra.template_tools import (
+    actions,
+    as_list,
+    logical_id,
+    mentions,
+    resources_of,
+    statements_by_role,
+)
+
+AUDIT_WRITES_FORBIDDEN = {
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:*",
+    "*",
+}
+MUTATING = {
+    "lambda:UpdateAlias",
+    "ecs:UpdateService",
+    "codedeploy:StopDeployment",
+    "ssm:StartAutomationExecution",
+}
+
+
+def _role(agent: str) -> str:
+    return function_name("controlroom-local", agent)
+
+
+def _allowed(statements: list[dict[str, Any]]) -> set[str]:
+    return {action for s in statements if s["Effect"] == "Allow" for action in actions(s)}
+
+
+def test_no_policy_lets_anyone_update_or_delete_audit_records(local_json: dict[str, Any]) -> None:
+    # Given the audit table and every statement of every policy in the stack
+    audit = logical_id(local_json, "AWS::DynamoDB::Table", "TableName", "controlroom-local-audit")
+    for role, statements in statements_by_role(local_json).items():
+        for statement in statements:
+            # Then no statement that touches the audit table (or "*") allows changing a record
+            if mentions(statement, audit) or "*" in as_list(statement["Resource"]):
+                assert not actions(statement) & AUDIT_WRITES_FORBIDDEN, (role, statement)
+
+
+def test_every_agent_can_append_to_the_audit_chain(local_json: dict[str, Any]) -> None:
+    audit = logical_id(local_json, "AWS::DynamoDB::Table", "TableName", "controlroom-local-audit")
+    by_role = statements_by_role(local_json)
+    for agent in AGENTS:
+        granted = {a for s in by_role[_role(agent)] if mentions(s, audit) for a in actions(s)}
+        assert granted == {"dynamodb:PutItem", "dynamodb:Query"}, agent
+
+
+def test_only_approval_callback_can_complete_task_tokens(local_json: dict[str, Any]) -> None:
+    holders = {
+        role
+        for role, statements in statements_by_role(local_json).items()
+        if any(a.startswith("states:SendTask") for a in _allowed(statements))
+    }
+    assert holders == {_role("approval_callback")}
+
+
+def test_only_execute_may_change_workloads(local_json: dict[str, Any]) -> None:
+    by_role = statements_by_role(local_json)
+    for role, statements in by_role.items():
+        changes = _allowed(statements) & MUTATING
+        assert changes == (MUTATING if role == _role("execute") else set()), role
+
+
+def test_execute_cannot_roll_back_the_control_plane_itself(local_json: dict[str, Any]) -> None:
+    denies = [s for s in statements_by_role(local_json)[_role("execute")] if s["Effect"] == "Deny"]
+    assert any(
+        "lambda:UpdateAlias" in actions(s) and "function:controlroom-local-*" in str(s["Resource"])
+        for s in denies
+    )
+
+
+def test_reasoning_agents_hold_nothing_beyond_tables_logs_and_traces(local_json: dict[str, Any]) -> None:
+    by_role = statements_by_role(local_json)
+    for agent in ("diagnose", "plan", "policy"):
+        services = {action.split(":")[0] for action in _allowed(by_role[_role(agent)])}
+        assert services == {"dynamodb", "logs", "xray"}, agent
+
+
+def test_evidence_is_read_only(local_json: dict[str, Any]) -> None:
+    allowed = _allowed(statements_by_role(local_json)[_role("evidence")])
+    non_table = {
+        a
+        for a in allowed
+        if not a.startswith(("dynamodb:", "logs:CreateLogStream", "logs:PutLogEvents", "xray:"))
+    }
+    assert non_table, "evidence has no research permissions at all"
+    assert all(
+        a.split(":")[1].startswith(("Get", "Describe", "List", "BatchGet", "Filter")) for a in non_table
+    )
+
+
+def test_wildcard_resources_only_where_aws_requires_them(local_json: dict[str, Any]) -> None:
+    # Actions without resource-level permissions; anything else on "*" is a least-privilege bug.
+    allowed_on_star = {
+        "cloudwatch:GetMetricData",
+        "ecs:ListTaskDefinitions",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        # Step Functions log delivery (CDK adds these for the state machine's logging)
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+    for role, statements in statements_by_role(local_json).items():
+        for statement in statements:
+            if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
+                assert actions(statement) <= allowed_on_star, (role, statement)
+
+
+def test_state_machine_invokes_exactly_the_orchestrated_agents(local_json: dict[str, Any]) -> None:
+    statements = statements_by_role(local_json)["controlroom-local-state-machine"]
+    invoke = [s for s in statements if "lambda:InvokeFunction" in actions(s)]
+    assert len(invoke) == 1
+    targets = {resource["Fn::GetAtt"][0] for resource in as_list(invoke[0]["Resource"])}
+    functions = {
+        props["Properties"]["FunctionName"]: key
+        for key, props in resources_of(local_json, "AWS::Lambda::Function").items()
+    }
+    expected = {functions[_role(agent)] for agent in AGENTS if agent != "approval_callback"}
+    assert targets == expected
