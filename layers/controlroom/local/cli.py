@@ -22,11 +22,7 @@ def _client() -> EngineClient:
 
 
 def _decide(client: EngineClient, approval_id: str, verdict: str, comment: str) -> int:
-    from controlroom.approval.decide import decide
-
-    record = client.checkpoint.get_approval(approval_id)
-    outcome = decide(client.checkpoint, client.audit, client.sfn, approval_id, f"cli:{getpass.getuser()}", verdict,
-                     comment, record.plan_digest, enforce_approvers=False)
+    outcome = client.decide(approval_id, verdict, f"cli:{getpass.getuser()}", comment)
     if outcome.decided:
         print(f"{approval_id}: {outcome.outcome} (decided by {outcome.approver}); the flow resumes")
     else:

@@ -136,14 +136,27 @@ class EngineClient:
     def pending_approvals(self) -> list[ApprovalRecord]:
         return self.checkpoint.pending_approvals()
 
-    def wait_for_approval(self, incident_id: str, timeout: float = 60.0) -> ApprovalRecord:
+    def wait_for_approval(self, incident_id: str, execution_arn: str | None = None,
+                          timeout: float = 60.0) -> ApprovalRecord:
+        """The incident's pending approval; fails fast if the execution ends without asking."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for approval in self.pending_approvals():
                 if approval.incident_id == incident_id:
                     return approval
+            if execution_arn and (view := self.describe(execution_arn)).status != "RUNNING":
+                raise RuntimeError(f"{incident_id}: the flow ended at {view.terminal_state} ({view.error}) "
+                                   "without requesting approval")
             time.sleep(0.1)
         raise TimeoutError(f"no pending approval for {incident_id} after {timeout:.0f}s")
+
+    def decide(self, approval_id: str, verdict: str, approver: str, comment: str = "") -> Any:
+        """Vote on an approval as a trusted local operator (the CLI); returns the DecisionOutcome."""
+        from controlroom.approval.decide import decide
+
+        record = self.checkpoint.get_approval(approval_id)
+        return decide(self.checkpoint, self.audit, self.sfn, approval_id, approver, verdict, comment,
+                      record.plan_digest, enforce_approvers=False)
 
     # timeline and audit ------------------------------------------------------------------------
     def incident(self, incident_id: str) -> IncidentItem:

@@ -233,7 +233,7 @@ def deploy(cdk_out: Path, stack_name: str, endpoint: str, gateway_url: str = "ht
         failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
                   if "FAILED" in e.get("ResourceStatus", "")]
         raise DeployError(f"stack {stack_name} is {stack['StackStatus']}: {'; '.join(failed) or 'no reason given'}")
-    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
                 for r in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]}
     _create_bridged(bridged, original["Resources"], physical, values, endpoint)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

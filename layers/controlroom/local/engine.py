@@ -61,6 +61,7 @@ class LocalEngine:
     client: EngineClient | None = None
     world: World | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    _gateway_url: str = "http://127.0.0.1:0"
 
     def start(self, *, seed_world: bool = True, protected: bool = False) -> LocalEngine:
         """Start the server, serve approvals, deploy the synthesized stack and (optionally) the demo world."""
@@ -70,14 +71,27 @@ class LocalEngine:
         log_dir = state_dir() / "logs"
         log_dir.mkdir(exist_ok=True)
         os.environ["CONTROLROOM_LOG_DIR"] = str(log_dir)
-        gateway_url = self._start_gateway()
-        deployment = deployer.deploy(self.cdk_out, stack_name(self.env), self.server.url, gateway_url)
+        self._gateway_url = self._start_gateway()
+        return self._deploy(seed_world=seed_world, protected=protected)
+
+    def _deploy(self, *, seed_world: bool, protected: bool) -> LocalEngine:
+        assert self.server is not None and self.cdk_out is not None
+        deployment = deployer.deploy(self.cdk_out, stack_name(self.env), self.server.url, self._gateway_url)
         self.outputs = deployment.outputs
-        self.client = EngineClient(self.server.url, self.outputs, gateway_url)
+        self.client = EngineClient(self.server.url, self.outputs, self._gateway_url)
         if seed_world:
             self.world = World(self.server.url, protected=protected).seed()
             self.world.start_simulator()
         return self
+
+    def redeploy(self, *, seed_world: bool = True, protected: bool = False) -> LocalEngine:
+        """Start over on a clean account: reset every moto backend, deploy again, seed the world again."""
+        assert self.server is not None, "start() the engine first"
+        if self.world:
+            self.world.stop_simulator()
+            self.world = None
+        self.server.reset()
+        return self._deploy(seed_world=seed_world, protected=protected)
 
     def _start_gateway(self) -> str:
         try:

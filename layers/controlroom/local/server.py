@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import urllib.request
@@ -45,6 +46,10 @@ class MotoServer:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         _check_port(self.port)
+        # One line per request would bury the demo's output.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The interpreter logs every caught task failure at ERROR; the execution history keeps them.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         # moto's Step Functions interpreter calls other services on localhost:MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         patches.apply(self.url)
