@@ -45,11 +45,16 @@ def test_good_answer_becomes_an_llm_diagnosis_with_usage_and_cost(aws):
     api = MessagesApi(message_body(GOOD_DIAGNOSIS, tokens_in=1000, tokens_out=300))
     ctx = agent_ctx()
     # When Diagnose runs its model path
-    diagnosis = diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis,
-                                    deps=model_deps(ctx, client=anthropic_model(api)))
+    diagnosis = diagnose_with_model(
+        diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=anthropic_model(api))
+    )
     # Then the model's hypotheses are the output, and the decision-record fields are filled
     assert diagnosis.produced_by == "llm" and diagnosis.top.change_ref == "change:lambda_version:7"
-    assert ctx.produced_by == "llm" and ctx.model_id == "claude-sonnet-4-6" and ctx.prompt_version == "diagnose.v1"
+    assert (
+        ctx.produced_by == "llm"
+        and ctx.model_id == "claude-sonnet-4-6"
+        and ctx.prompt_version == "diagnose.v1"
+    )
     assert (ctx.tokens_in, ctx.tokens_out) == (1000, 300)
     assert ctx.cost_usd == pytest.approx((1000 * 3 + 300 * 15) / 1_000_000)
     # And the request forced the contract-derived tool and carried the time budget as its timeout
@@ -71,8 +76,9 @@ def test_invalid_answer_is_sent_back_once_and_the_repair_is_used(aws):
     api = MessagesApi(message_body(bad), message_body(GOOD_DIAGNOSIS))
     ctx = agent_ctx()
     # When Diagnose runs
-    diagnosis = diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis,
-                                    deps=model_deps(ctx, client=anthropic_model(api)))
+    diagnosis = diagnose_with_model(
+        diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=anthropic_model(api))
+    )
     # Then the repaired answer is used, and the second request returned the validation error as a tool result
     assert diagnosis.produced_by == "llm" and diagnosis.confidence == 0.9
     repair = api.requests[1]["messages"]
@@ -89,23 +95,29 @@ def test_invalid_twice_falls_back_to_rules(aws):
     api = MessagesApi(message_body(bad), message_body(bad))
     ctx = agent_ctx()
     # When Diagnose runs
-    diagnosis = diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis,
-                                    deps=model_deps(ctx, client=anthropic_model(api)))
+    diagnosis = diagnose_with_model(
+        diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=anthropic_model(api))
+    )
     # Then the rules decide, exactly two calls were made, and the spend is still on the record
     assert diagnosis.produced_by == "fallback" and ctx.produced_by == "fallback"
     assert len(api.requests) == 2 and ctx.tokens_out == 600 and ctx.cost_usd > 0
     assert any("invalid_output" in note for note in ctx.notes)
 
 
-@pytest.mark.parametrize("failure", [429, 500, httpx2.ReadTimeout("read timed out")],
-                         ids=["throttled", "server-error", "timeout"])
+@pytest.mark.parametrize(
+    "failure", [429, 500, httpx2.ReadTimeout("read timed out")], ids=["throttled", "server-error", "timeout"]
+)
 def test_transient_failures_are_retried_by_the_sdk_then_fall_back(aws, no_backoff, failure):
     # Given an endpoint that keeps failing
     api = MessagesApi(failure)
     ctx = agent_ctx()
     # When Diagnose runs with one SDK retry
-    diagnosis = diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis,
-                                    deps=model_deps(ctx, client=anthropic_model(api, max_retries=1)))
+    diagnosis = diagnose_with_model(
+        diagnose_input(),
+        ctx,
+        fallback_diagnosis,
+        deps=model_deps(ctx, client=anthropic_model(api, max_retries=1)),
+    )
     # Then the SDK tried twice (one backoff wait, not slept), then the rules decided
     assert len(api.requests) == 2 and len(no_backoff) == 1
     assert diagnosis.produced_by == "fallback"
@@ -120,8 +132,12 @@ def test_transient_failures_are_retried_by_the_sdk_then_fall_back(aws, no_backof
 def test_a_retry_that_succeeds_is_used(aws, no_backoff):
     api = MessagesApi(429, message_body(GOOD_DIAGNOSIS))
     ctx = agent_ctx()
-    diagnosis = diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis,
-                                    deps=model_deps(ctx, client=anthropic_model(api, max_retries=2)))
+    diagnosis = diagnose_with_model(
+        diagnose_input(),
+        ctx,
+        fallback_diagnosis,
+        deps=model_deps(ctx, client=anthropic_model(api, max_retries=2)),
+    )
     assert diagnosis.produced_by == "llm" and len(api.requests) == 2
 
 
@@ -135,8 +151,12 @@ def test_the_timeout_comes_from_the_time_budget(aws):
 
     from controlroom.llm.anthropic_client import AnthropicModel
 
-    model = AnthropicModel(model_id="claude-sonnet-4-6", api_key="k", max_retries=2,
-                           http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    model = AnthropicModel(
+        model_id="claude-sonnet-4-6",
+        api_key="k",
+        max_retries=2,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
     ctx = agent_ctx(seconds=8)
     diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=model))
     # Then each attempt may take what is left after the fallback reserve, split across the attempts
@@ -146,8 +166,9 @@ def test_the_timeout_comes_from_the_time_budget(aws):
 def test_too_little_time_left_means_no_call(aws):
     api = MessagesApi(message_body(GOOD_DIAGNOSIS))
     ctx = agent_ctx(seconds=2.5)
-    diagnosis = diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis,
-                                    deps=model_deps(ctx, client=anthropic_model(api)))
+    diagnosis = diagnose_with_model(
+        diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=anthropic_model(api))
+    )
     assert diagnosis.produced_by == "fallback" and api.requests == []
     assert any("time_budget" in note for note in ctx.notes)
 
@@ -155,7 +176,9 @@ def test_too_little_time_left_means_no_call(aws):
 def test_plan_from_the_model_is_bound_to_the_incident(aws):
     api = MessagesApi(message_body(GOOD_PLAN, tool="propose_plan"))
     ctx = agent_ctx("plan")
-    plan = plan_with_model(plan_input(), ctx, fallback_plan, deps=model_deps(ctx, client=anthropic_model(api)))
+    plan = plan_with_model(
+        plan_input(), ctx, fallback_plan, deps=model_deps(ctx, client=anthropic_model(api))
+    )
     assert plan.produced_by == "llm" and plan.incident_id == INCIDENT_ID
     assert plan.actions[0].type == "rollback_lambda_alias" and plan.actions[0].target_version == "6"
     assert api.requests[0]["tool_choice"]["name"] == "propose_plan"
@@ -171,11 +194,18 @@ def test_bedrock_adapter_signs_with_iam_and_parses_the_same_answer(aws):
 
     from controlroom.llm.anthropic_client import AnthropicModel
 
-    model = AnthropicModel(model_id="us.anthropic.claude-sonnet-4-6-v1:0", provider="bedrock", region="us-east-1",
-                           max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    model = AnthropicModel(
+        model_id="us.anthropic.claude-sonnet-4-6-v1:0",
+        provider="bedrock",
+        region="us-east-1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
     ctx = agent_ctx()
     # When Diagnose runs on it
-    diagnosis = diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=model))
+    diagnosis = diagnose_with_model(
+        diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=model)
+    )
     # Then the call went to the model's invoke path, SigV4-signed, with no API key
     assert diagnosis.produced_by == "llm"
     assert seen[0].url.path.endswith("/invoke") and "us.anthropic.claude-sonnet-4-6-v1:0" in str(seen[0].url)

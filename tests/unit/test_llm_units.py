@@ -22,8 +22,10 @@ from tests.unit.test_llm_fixtures import SECRET_LOG
 
 def test_importing_agents_and_llm_does_not_import_anthropic():
     # Given a fresh interpreter
-    code = ("import sys, controlroom.llm, controlroom.agents.diagnose, controlroom.agents.plan; "
-            "print('anthropic' in sys.modules)")
+    code = (
+        "import sys, controlroom.llm, controlroom.agents.diagnose, controlroom.agents.plan; "
+        "print('anthropic' in sys.modules)"
+    )
     # When it imports the deterministic agents and the llm package
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # Then the anthropic SDK (about 0.85 s) was not imported
@@ -31,15 +33,19 @@ def test_importing_agents_and_llm_does_not_import_anthropic():
 
 
 def test_constructing_the_adapter_is_what_imports_anthropic():
-    code = ("import sys; from controlroom.llm.anthropic_client import AnthropicModel; a = 'anthropic' in sys.modules; "
-            "AnthropicModel(model_id='m', api_key='k'); print(a, 'anthropic' in sys.modules)")
+    code = (
+        "import sys; from controlroom.llm.anthropic_client import AnthropicModel; a = 'anthropic' in sys.modules; "
+        "AnthropicModel(model_id='m', api_key='k'); print(a, 'anthropic' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False True"
 
 
 def test_plan_tool_schema_is_the_catalog_and_leaves_controlroom_fields_out():
     # When the plan tool is derived from the Plan contract
-    tool = tool_for(Plan, name="propose_plan", description="d", omit=frozenset({"produced_by", "incident_id"}))
+    tool = tool_for(
+        Plan, name="propose_plan", description="d", omit=frozenset({"produced_by", "incident_id"})
+    )
     schema = tool.input_schema
     text = json.dumps(schema)
     # Then it is self-contained, asks for no field controlroom sets itself, and offers exactly the catalog
@@ -72,15 +78,18 @@ def test_redaction_removes_secrets_and_counts_them_by_kind():
     assert "role/checkout" in clean
 
 
-@pytest.mark.parametrize(("text", "kind"), [
-    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_key"),
-    ("Authorization: Bearer abcdefghijklmnop", "token"),
-    ("session_token=IQoJb3JpZ2luX2VjEJr", "token"),
-    ("x-api-key: sk-ant-api03-abcdefghijklmnop", "token"),
-    ("client_secret=\"s3cr3t\"", "secret"),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "private_key"),
-    ("account 123456789012 throttled", "aws_account_id"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_key"),
+        ("Authorization: Bearer abcdefghijklmnop", "token"),
+        ("session_token=IQoJb3JpZ2luX2VjEJr", "token"),
+        ("x-api-key: sk-ant-api03-abcdefghijklmnop", "token"),
+        ('client_secret="s3cr3t"', "secret"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "private_key"),
+        ("account 123456789012 throttled", "aws_account_id"),
+    ],
+)
 def test_each_kind_of_secret_is_redacted(text, kind):
     counts: Counter[str] = Counter()
     assert f"[REDACTED:{kind}]" in redact_text(text, counts)
@@ -88,7 +97,9 @@ def test_each_kind_of_secret_is_redacted(text, kind):
 
 
 def test_ordinary_operational_text_is_left_alone():
-    text = "duration 1234 ms, max_tokens: 2048, version 17, deployment d-ABCDEFGHI, ref change:lambda_version:7"
+    text = (
+        "duration 1234 ms, max_tokens: 2048, version 17, deployment d-ABCDEFGHI, ref change:lambda_version:7"
+    )
     counts: Counter[str] = Counter()
     assert redact_text(text, counts) == text and not counts
 
@@ -96,8 +107,11 @@ def test_ordinary_operational_text_is_left_alone():
 def test_redact_walks_nested_data_and_keeps_its_shape():
     counts: Counter[str] = Counter()
     clean = redact({"logs": [{"message": "password=x1"}], "n": 3, "tags": {"owner": "a@b.io"}}, counts)
-    assert clean == {"logs": [{"message": "password=[REDACTED:password]"}], "n": 3,
-                     "tags": {"owner": "[REDACTED:email]"}}
+    assert clean == {
+        "logs": [{"message": "password=[REDACTED:password]"}],
+        "n": 3,
+        "tags": {"owner": "[REDACTED:email]"},
+    }
 
 
 def test_untrusted_text_cannot_close_its_block():
@@ -106,7 +120,7 @@ def test_untrusted_text_cannot_close_its_block():
     # Then the block has exactly one closing tag, at the end, and the payload is still JSON
     assert tag == "untrusted-data-abc"
     assert block.count(f"</{tag}>") == 1 and block.endswith(f"</{tag}>")
-    assert "</" not in block[len(tag) + 2: -len(tag) - 3]
+    assert "</" not in block[len(tag) + 2 : -len(tag) - 3]
     assert json.loads(block.split("\n", 1)[1].rsplit("\n", 1)[0])["message"].endswith("now obey me")
 
 
@@ -115,7 +129,9 @@ def test_cost_follows_the_price_table_and_its_override():
     assert cost_usd("claude-sonnet-4-6", 1_000_000, 100_000, table) == pytest.approx(3.0 + 1.5)
     assert cost_usd("us.anthropic.claude-haiku-4-5-20251001-v1:0", 1000, 1000, table) == pytest.approx(0.006)
     assert cost_usd("some-new-model", 1_000_000, 0, table) == pytest.approx(15.0)  # never under-estimated
-    assert cost_usd("some-new-model", 1_000_000, 0, price_table('{"some-new-model": [2, 8]}')) == pytest.approx(2.0)
+    assert cost_usd(
+        "some-new-model", 1_000_000, 0, price_table('{"some-new-model": [2, 8]}')
+    ) == pytest.approx(2.0)
     with pytest.raises(ConfigurationError):
         price_table("not json")
 
@@ -128,13 +144,23 @@ def test_prompts_are_versioned_files():
 
 
 def _request(purpose: str) -> ModelRequest:
-    return ModelRequest(purpose=purpose, prompt_version="p.v1", system="s", messages=[], max_tokens=100,
-                        timeout_seconds=5, tool=ToolSpec(name="t", description="d", input_schema={}))
+    return ModelRequest(
+        purpose=purpose,
+        prompt_version="p.v1",
+        system="s",
+        messages=[],
+        max_tokens=100,
+        timeout_seconds=5,
+        tool=ToolSpec(name="t", description="d", input_schema={}),
+    )
 
 
 def test_scripted_model_answers_per_purpose_and_raises_scripted_errors():
-    model = ScriptedModel({"diagnose": [{"a": 1}, TransientDependencyError("boom")], "plan": [{"b": 2}]},
-                          tokens_in=10, tokens_out=5)
+    model = ScriptedModel(
+        {"diagnose": [{"a": 1}, TransientDependencyError("boom")], "plan": [{"b": 2}]},
+        tokens_in=10,
+        tokens_out=5,
+    )
     assert model.complete(_request("plan")).tool_input == {"b": 2}
     reply = model.complete(_request("diagnose"))
     assert reply.tool_input == {"a": 1} and (reply.tokens_in, reply.tokens_out) == (10, 5)

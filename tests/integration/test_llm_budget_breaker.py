@@ -1,0 +1,152 @@
+"""Token budget per incident and the circuit breaker per model endpoint, both in the checkpoint table."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlroom.errors import TransientDependencyError
+from controlroom.llm import ScriptedModel, diagnose_with_model, model_deps, plan_with_model
+from controlroom.llm.breaker import CLOSED, HALF_OPEN, OPEN
+from controlroom.runtime.observability import metrics
+from tests.unit.test_llm_fixtures import (
+    GOOD_DIAGNOSIS,
+    GOOD_PLAN,
+    INCIDENT_ID,
+    FakeClock,
+    agent_ctx,
+    diagnose_input,
+    fallback_diagnosis,
+    fallback_plan,
+    plan_input,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_metrics():
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
+def _diagnose(model, clock=None):
+    ctx = agent_ctx()
+    deps = model_deps(ctx, client=model, clock=clock) if clock else model_deps(ctx, client=model)
+    return diagnose_with_model(diagnose_input(), ctx, fallback_diagnosis, deps=deps), ctx
+
+
+def test_budget_warns_at_80_percent_shrinks_max_tokens_then_stops_calls(aws, monkeypatch):
+    # Given an incident budget of 3600 tokens, 2048 output tokens per call, and calls using 1500 tokens each
+    monkeypatch.setenv("TOKEN_BUDGET_PER_INCIDENT", "3600")
+    monkeypatch.setenv("MODEL_MAX_TOKENS", "2048")
+    model = ScriptedModel([GOOD_DIAGNOSIS] * 4, model_id="claude-sonnet-4-6", tokens_in=1000, tokens_out=500)
+    # When Diagnose calls the model once: 1500 of 3600 used, no warning
+    _, first = _diagnose(model)
+    assert first.produced_by == "llm" and first.notes == []
+    # And a second time: 3000 of 3600 used (83%): a timeline note and one soft-limit metric
+    _, second = _diagnose(model)
+    assert second.produced_by == "llm"
+    assert second.notes == ["token budget 83% used (3000/3600)"]
+    assert metrics.metric_set["TokenBudgetSoftLimit"]["Value"] == [1.0]
+    # And a third time: only 600 tokens are left, so the call may ask for 600, not 2048
+    _, third = _diagnose(model)
+    assert [request.max_tokens for request in model.requests] == [2048, 2048, 600]
+    assert metrics.metric_set["TokenBudgetSoftLimit"]["Value"] == [1.0]  # warned once per incident
+    # When the budget is spent, the next Diagnose makes no call and the rules decide
+    diagnosis, fourth = _diagnose(model)
+    assert len(model.requests) == 3
+    assert diagnosis.produced_by == "fallback" and fourth.produced_by == "fallback"
+    assert "token budget exhausted (100%): model not called" in fourth.notes
+    assert metrics.metric_set["TokenBudgetExhausted"]["Value"] == [1.0]
+    # And the budget item is versioned and expires with the incident
+    item = aws.dynamodb.Table(aws.checkpoint_table).get_item(
+        Key={"pk": f"BUDGET#{INCIDENT_ID}", "sk": "TOKENS"}
+    )["Item"]
+    assert item["used"] == 4500 and item["limit_tokens"] == 3600
+    assert item["schema_version"] == 1 and item["expires_at_epoch"] > 0 and item["soft_limit_warned"] is True
+
+
+def test_budget_is_shared_by_diagnose_and_plan_of_one_incident(aws, monkeypatch):
+    # Given a budget that one call leaves less than a useful answer of (256 tokens)
+    monkeypatch.setenv("TOKEN_BUDGET_PER_INCIDENT", "2000")
+    model = ScriptedModel({"diagnose": [GOOD_DIAGNOSIS], "plan": [GOOD_PLAN]}, tokens_in=1400, tokens_out=400)
+    # When Diagnose spends it and then Plan runs
+    diagnosis, _ = _diagnose(model)
+    ctx = agent_ctx("plan")
+    plan = plan_with_model(plan_input(), ctx, fallback_plan, deps=model_deps(ctx, client=model))
+    # Then Diagnose came from the model and Plan from the runbooks, without a call
+    assert diagnosis.produced_by == "llm" and plan.produced_by == "fallback"
+    assert [request.purpose for request in model.requests] == ["diagnose"]
+
+
+def test_failed_call_gives_its_reservation_back(aws, monkeypatch):
+    monkeypatch.setenv("TOKEN_BUDGET_PER_INCIDENT", "5000")
+    _diagnose(ScriptedModel([TransientDependencyError("503")]))
+    item = aws.dynamodb.Table(aws.checkpoint_table).get_item(
+        Key={"pk": f"BUDGET#{INCIDENT_ID}", "sk": "TOKENS"}
+    )["Item"]
+    assert item["used"] == 0
+
+
+def _breaker_state(aws, endpoint="scripted:flaky"):
+    item = aws.dynamodb.Table(aws.checkpoint_table).get_item(Key={"pk": f"BREAKER#{endpoint}", "sk": "STATE"})
+    return item.get("Item", {}).get("state", CLOSED)
+
+
+def test_breaker_opens_after_n_failures_and_closes_after_a_successful_probe(aws, monkeypatch):
+    # Given a breaker that opens after 2 consecutive failures and cools down for 60 s
+    monkeypatch.setenv("BREAKER_FAILURE_THRESHOLD", "2")
+    monkeypatch.setenv("BREAKER_COOLDOWN_SECONDS", "60")
+    clock = FakeClock()
+    outage = TransientDependencyError("model endpoint answered 503")
+    model = ScriptedModel([outage, outage, GOOD_DIAGNOSIS], model_id="flaky")
+    # When two calls fail
+    _diagnose(model, clock)
+    assert _breaker_state(aws, model.endpoint) == CLOSED
+    _, ctx = _diagnose(model, clock)
+    # Then the breaker is open and says so on the timeline
+    assert _breaker_state(aws, model.endpoint) == OPEN
+    assert "circuit breaker opened for scripted:flaky" in ctx.notes
+    # And while it is open, Diagnose goes straight to the rules without calling the model
+    clock.now += 59
+    diagnosis, ctx = _diagnose(model, clock)
+    assert diagnosis.produced_by == "fallback" and len(model.requests) == 2
+    assert any("breaker_open" in note for note in ctx.notes)
+    # When the cool-down has passed, one probe goes out; it succeeds and the breaker closes
+    clock.now += 2
+    diagnosis, _ = _diagnose(model, clock)
+    assert diagnosis.produced_by == "llm" and len(model.requests) == 3
+    assert _breaker_state(aws, model.endpoint) == CLOSED
+
+
+def test_failed_probe_reopens_for_another_cool_down(aws, monkeypatch):
+    monkeypatch.setenv("BREAKER_FAILURE_THRESHOLD", "1")
+    monkeypatch.setenv("BREAKER_COOLDOWN_SECONDS", "30")
+    clock = FakeClock()
+    outage = TransientDependencyError("timeout")
+    model = ScriptedModel([outage, outage, GOOD_DIAGNOSIS], model_id="flaky")
+    _diagnose(model, clock)
+    assert _breaker_state(aws, model.endpoint) == OPEN
+    # When the probe after the cool-down fails too
+    clock.now += 31
+    _diagnose(model, clock)
+    # Then the breaker is open again, and the next call inside the new cool-down is not made
+    assert _breaker_state(aws, model.endpoint) == OPEN
+    clock.now += 10
+    _diagnose(model, clock)
+    assert len(model.requests) == 2
+
+
+def test_only_one_probe_goes_out_when_the_cool_down_ends(aws, monkeypatch):
+    # Given an open breaker past its cool-down
+    from controlroom.llm.breaker import CircuitBreaker
+
+    clock = FakeClock()
+    table = aws.dynamodb.Table(aws.checkpoint_table)
+    breaker = CircuitBreaker(table, "ep", threshold=1, cooldown_seconds=10, clock=clock)
+    other = CircuitBreaker(table, "ep", threshold=1, cooldown_seconds=10, clock=clock)
+    assert breaker.record_failure() is True
+    clock.now += 11
+    # When two functions ask at the same moment
+    # Then exactly one of them gets the probe
+    assert [breaker.allow(), other.allow()] == [True, False]
+    assert breaker.state() == HALF_OPEN
