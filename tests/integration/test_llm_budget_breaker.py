@@ -49,6 +49,7 @@ def test_budget_warns_at_80_percent_shrinks_max_tokens_then_stops_calls(aws, mon
     assert metrics.metric_set["TokenBudgetSoftLimit"]["Value"] == [1.0]
     # And a third time: only 600 tokens are left, so the call may ask for 600, not 2048
     _, third = _diagnose(model)
+    assert third.produced_by == "llm"
     assert [request.max_tokens for request in model.requests] == [2048, 2048, 600]
     assert metrics.metric_set["TokenBudgetSoftLimit"]["Value"] == [1.0]  # warned once per incident
     # When the budget is spent, the next Diagnose makes no call and the rules decide
