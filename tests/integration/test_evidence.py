@@ -32,12 +32,18 @@ def incident_for(sample: str, fired_at=None):
 
 
 def make_ctx(seconds: float = 60) -> AgentContext:
-    return AgentContext(agent="evidence", settings=load_settings(), stores=stores(),
-                        deadline=utcnow() + timedelta(seconds=seconds))
+    return AgentContext(
+        agent="evidence",
+        settings=load_settings(),
+        stores=stores(),
+        deadline=utcnow() + timedelta(seconds=seconds),
+    )
 
 
 def handler_of(agent: str):
-    spec = importlib.util.spec_from_file_location(f"{agent}_handler", ROOT / "functions" / agent / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        f"{agent}_handler", ROOT / "functions" / agent / "handler.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
@@ -55,8 +61,14 @@ def checkout_api(aws):
     """checkout-api with versions 1 and 2 published, alias live -> 2, error logs and error metrics."""
     role = aws.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = aws.client("lambda")
-    lam.create_function(FunctionName="checkout-api", Runtime="python3.12", Role=role, Handler="index.handler",
-                        Code={"ZipFile": _zip()}, Tags={"team": "payments", "owner": "alice@example.com"})
+    lam.create_function(
+        FunctionName="checkout-api",
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": _zip()},
+        Tags={"team": "payments", "owner": "alice@example.com"},
+    )
     lam.publish_version(FunctionName="checkout-api")
     lam.update_function_code(FunctionName="checkout-api", ZipFile=_zip(2))
     lam.publish_version(FunctionName="checkout-api")
@@ -66,13 +78,30 @@ def checkout_api(aws):
     logs.create_log_group(logGroupName="/aws/lambda/checkout-api")
     logs.create_log_stream(logGroupName="/aws/lambda/checkout-api", logStreamName="s1")
     messages = ["Traceback: " + "x" * 5000] + [f"ERROR payment declined {n}" for n in range(24)]
-    logs.put_log_events(logGroupName="/aws/lambda/checkout-api", logStreamName="s1", logEvents=[
-        {"timestamp": int((now - timedelta(minutes=3)).timestamp() * 1000) + n, "message": m}
-        for n, m in enumerate(messages)])
-    dims = [{"Name": "FunctionName", "Value": "checkout-api"}, {"Name": "Resource", "Value": "checkout-api:live"}]
-    aws.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[
-        {"MetricName": "Errors", "Dimensions": dims, "Timestamp": now - timedelta(minutes=m), "Value": 14.0}
-        for m in (2, 3, 4)])
+    logs.put_log_events(
+        logGroupName="/aws/lambda/checkout-api",
+        logStreamName="s1",
+        logEvents=[
+            {"timestamp": int((now - timedelta(minutes=3)).timestamp() * 1000) + n, "message": m}
+            for n, m in enumerate(messages)
+        ],
+    )
+    dims = [
+        {"Name": "FunctionName", "Value": "checkout-api"},
+        {"Name": "Resource", "Value": "checkout-api:live"},
+    ]
+    aws.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Errors",
+                "Dimensions": dims,
+                "Timestamp": now - timedelta(minutes=m),
+                "Value": 14.0,
+            }
+            for m in (2, 3, 4)
+        ],
+    )
     return lam
 
 
@@ -84,7 +113,8 @@ def test_lambda_version_published_in_window_is_the_change(checkout_api):
     bundle = collect_evidence(incident, ctx, aws_clients.client)
     # Then the change names the version now live and the one before it
     assert [(c.kind, c.current, c.previous, c.ref) for c in bundle.changes] == [
-        ("lambda_version", "2", "1", "change:lambda_version:2")]
+        ("lambda_version", "2", "1", "change:lambda_version:2")
+    ]
     # And metrics, logs and tags came along; nothing is missing
     assert [s.ref for s in bundle.metrics] == ["metric:m1"] and sum(bundle.metrics[0].values) == 42.0
     assert len(bundle.logs) == 20 and bundle.logs[0].ref == "log:1"
@@ -114,8 +144,9 @@ def test_a_failing_tool_degrades_into_missing(checkout_api):
     # Given a logs client that fails
     class BrokenLogs:
         def filter_log_events(self, **kwargs):
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}},
-                              "FilterLogEvents")
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "FilterLogEvents"
+            )
 
     def clients(service: str):
         return BrokenLogs() if service == "logs" else aws_clients.client(service)
@@ -152,10 +183,17 @@ def test_composite_alarm_has_no_metrics_of_its_own(aws):
 def test_metric_math_sends_every_query(aws):
     # Given the error-rate alarm (an expression over two metrics) and datapoints for both inputs
     now = utcnow()
-    dims = [{"Name": "FunctionName", "Value": "checkout-api"}, {"Name": "Resource", "Value": "checkout-api:live"}]
-    aws.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[
-        {"MetricName": name, "Dimensions": dims, "Timestamp": now - timedelta(minutes=2), "Value": value}
-        for name, value in (("Errors", 5.0), ("Invocations", 40.0))])
+    dims = [
+        {"Name": "FunctionName", "Value": "checkout-api"},
+        {"Name": "Resource", "Value": "checkout-api:live"},
+    ]
+    aws.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {"MetricName": name, "Dimensions": dims, "Timestamp": now - timedelta(minutes=2), "Value": value}
+            for name, value in (("Errors", 5.0), ("Invocations", 40.0))
+        ],
+    )
     bundle = collect_evidence(incident_for("alarm_metric_math.json"), make_ctx(), aws_clients.client)
     # Then every query comes back as a series, the expression included
     assert sorted(s.ref for s in bundle.metrics) == ["metric:e1", "metric:errors", "metric:invocations"]
@@ -168,12 +206,25 @@ def test_series_are_capped_at_360_points():
     class ManyPoints:
         def get_metric_data(self, **kwargs):
             moments = [utcnow() + timedelta(seconds=n) for n in range(500)]
-            return {"MetricDataResults": [{"Id": "m1", "Label": "Errors", "Timestamps": moments,
-                                           "Values": [float(n) for n in range(500)]}]}
+            return {
+                "MetricDataResults": [
+                    {
+                        "Id": "m1",
+                        "Label": "Errors",
+                        "Timestamps": moments,
+                        "Values": [float(n) for n in range(500)],
+                    }
+                ]
+            }
 
-    alarm = AlarmSummary(alarm_name="a", alarm_arn="arn", kind="single_metric", state_reason="",
-                         fired_at=utcnow(), metric_queries=[MetricQuery(id="m1", namespace="N", metric_name="M",
-                                                                        period=60, stat="Sum")])
+    alarm = AlarmSummary(
+        alarm_name="a",
+        alarm_arn="arn",
+        kind="single_metric",
+        state_reason="",
+        fired_at=utcnow(),
+        metric_queries=[MetricQuery(id="m1", namespace="N", metric_name="M", period=60, stat="Sum")],
+    )
     [series] = fetch_metric_series(ManyPoints(), alarm, utcnow() - timedelta(hours=1), utcnow())
     # Then the latest 360 are kept
     assert len(series.values) == MAX_POINTS_PER_SERIES and series.values[-1] == 499.0
@@ -183,11 +234,19 @@ def test_ecs_deployment_in_window_is_the_change(aws):
     # Given service prod/orders updated from task definition web:1 to web:2
     ecs = aws.client("ecs")
     ecs.create_cluster(clusterName="prod")
-    arns = [ecs.register_task_definition(family="orders", containerDefinitions=[
-        {"name": "app", "image": f"orders:{n}", "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
-        for n in (1, 2)]
-    ecs.create_service(cluster="prod", serviceName="orders", taskDefinition=arns[0], desiredCount=1,
-                       tags=[{"key": "team", "value": "orders"}])
+    arns = [
+        ecs.register_task_definition(
+            family="orders", containerDefinitions=[{"name": "app", "image": f"orders:{n}", "memory": 128}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        for n in (1, 2)
+    ]
+    ecs.create_service(
+        cluster="prod",
+        serviceName="orders",
+        taskDefinition=arns[0],
+        desiredCount=1,
+        tags=[{"key": "team", "value": "orders"}],
+    )
     ecs.update_service(cluster="prod", service="orders", taskDefinition=arns[1], forceNewDeployment=True)
     # When evidence is collected for the ECS alarm
     bundle = collect_evidence(incident_for("alarm_ecs_service.json"), make_ctx(), aws_clients.client)
@@ -203,27 +262,34 @@ def test_codedeploy_deployment_in_window_is_reported_with_status(aws):
     role = aws.client("iam").create_role(RoleName="cd", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     codedeploy = aws.client("codedeploy")
     codedeploy.create_application(applicationName="checkout", computePlatform="Lambda")
-    codedeploy.create_deployment_group(applicationName="checkout", deploymentGroupName="live",
-                                       serviceRoleArn=role)
-    deployment_id = codedeploy.create_deployment(applicationName="checkout",
-                                                 deploymentGroupName="live")["deploymentId"]
+    codedeploy.create_deployment_group(
+        applicationName="checkout", deploymentGroupName="live", serviceRoleArn=role
+    )
+    deployment_id = codedeploy.create_deployment(applicationName="checkout", deploymentGroupName="live")[
+        "deploymentId"
+    ]
     raw = json.loads((ROOT / "events" / "alarm_lambda_errors.json").read_text())
     raw["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] = {
-        "Application": "checkout", "DeploymentGroup": "live"}
+        "Application": "checkout",
+        "DeploymentGroup": "live",
+    }
     raw["detail"]["state"]["timestamp"] = isoformat(utcnow() + timedelta(seconds=1))
     incident = build_incident(parse_alarm_event(raw), load_settings(), utcnow())
     # When evidence is collected
     bundle = collect_evidence(incident, make_ctx(), aws_clients.client)
     # Then the deployment is a change with its status
     assert [(c.kind, c.current, c.status) for c in bundle.changes] == [
-        ("codedeploy_deployment", deployment_id, "Created")]
+        ("codedeploy_deployment", deployment_id, "Created")
+    ]
 
 
 def test_evidence_handler_writes_a_verifiable_decision_record(checkout_api, lambda_context):
     incident = incident_for("alarm_lambda_errors.json")
     stores().checkpoint.open_incident(incident, None)
-    state = {"intake": {"outcome": "opened", "incident": incident.model_dump(mode="json")},
-             "event": {"raw": "left out"}}
+    state = {
+        "intake": {"outcome": "opened", "incident": incident.model_dump(mode="json")},
+        "event": {"raw": "left out"},
+    }
     output = handler_of("evidence")(state, lambda_context)
     assert output["changes"][0]["current"] == "2"
     [step] = stores().checkpoint.steps(incident.incident_id)

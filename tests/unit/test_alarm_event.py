@@ -24,12 +24,26 @@ def load(name: str) -> dict:
 @pytest.mark.parametrize(
     ("sample", "kind", "resource"),
     [
-        ("alarm_lambda_errors.json", "single_metric",
-         ResourceRef(kind="lambda_function", name="checkout-api", qualifier="live")),
-        ("alarm_metric_math.json", "metric_math",
-         ResourceRef(kind="lambda_function", name="checkout-api", qualifier="live")),
-        ("alarm_anomaly_band.json", "anomaly_detection", ResourceRef(kind="ecs_service", name="orders", cluster="prod")),
-        ("alarm_ecs_service.json", "single_metric", ResourceRef(kind="ecs_service", name="orders", cluster="prod")),
+        (
+            "alarm_lambda_errors.json",
+            "single_metric",
+            ResourceRef(kind="lambda_function", name="checkout-api", qualifier="live"),
+        ),
+        (
+            "alarm_metric_math.json",
+            "metric_math",
+            ResourceRef(kind="lambda_function", name="checkout-api", qualifier="live"),
+        ),
+        (
+            "alarm_anomaly_band.json",
+            "anomaly_detection",
+            ResourceRef(kind="ecs_service", name="orders", cluster="prod"),
+        ),
+        (
+            "alarm_ecs_service.json",
+            "single_metric",
+            ResourceRef(kind="ecs_service", name="orders", cluster="prod"),
+        ),
         ("alarm_composite.json", "composite", ResourceRef(kind="unknown", name="checkout-composite")),
     ],
 )
@@ -54,7 +68,10 @@ def test_demo_alarm_summary_keeps_metric_and_fired_at():
 def test_metric_math_keeps_every_query_expressions_included():
     summary = alarm_summary_of(parse_alarm_event(load("alarm_metric_math.json")))
     assert [(q.id, q.expression) for q in summary.metric_queries] == [
-        ("e1", "100 * errors / invocations"), ("errors", None), ("invocations", None)]
+        ("e1", "100 * errors / invocations"),
+        ("errors", None),
+        ("invocations", None),
+    ]
     # The primary metric is the first metric stat, not the expression
     assert summary.metric_name == "Errors"
 
@@ -70,11 +87,16 @@ def test_composite_alarm_has_rule_and_no_metrics():
     ("dimensions", "expected"),
     [
         ({"FunctionName": "f"}, ResourceRef(kind="lambda_function", name="f")),
-        ({"FunctionName": "f", "Resource": "f:prod"}, ResourceRef(kind="lambda_function", name="f", qualifier="prod")),
+        (
+            {"FunctionName": "f", "Resource": "f:prod"},
+            ResourceRef(kind="lambda_function", name="f", qualifier="prod"),
+        ),
         ({"FunctionName": "f", "Resource": "g:prod"}, ResourceRef(kind="lambda_function", name="f")),
         ({"ClusterName": "c", "ServiceName": "s"}, ResourceRef(kind="ecs_service", name="s", cluster="c")),
-        ({"Application": "a", "DeploymentGroup": "g"},
-         ResourceRef(kind="codedeploy_group", name="g", application="a")),
+        (
+            {"Application": "a", "DeploymentGroup": "g"},
+            ResourceRef(kind="codedeploy_group", name="g", application="a"),
+        ),
         ({"InstanceId": "i-1"}, None),
         ({"ClusterName": "c"}, None),
     ],
@@ -114,8 +136,10 @@ def test_cloudwatch_offset_without_colon_parses_in_the_event():
 @pytest.mark.parametrize(
     ("mutate", "named"),
     [
-        (lambda raw: raw.update({"detail-type": "EC2 Instance State-change Notification"}),
-         "detail-type: expected 'CloudWatch Alarm State Change'"),
+        (
+            lambda raw: raw.update({"detail-type": "EC2 Instance State-change Notification"}),
+            "detail-type: expected 'CloudWatch Alarm State Change'",
+        ),
         (lambda raw: raw.update({"source": "aws.ec2"}), "source: expected 'aws.cloudwatch'"),
         (lambda raw: raw["detail"].pop("alarmName"), "detail.alarmName"),
         (lambda raw: raw.update({"resources": []}), "resources"),

@@ -14,7 +14,7 @@ from controlroom.agents.intake import intake
 from controlroom.contracts import digest, utcnow
 from controlroom.contracts.flow import IntakeInput
 from controlroom.errors import UnsupportedEvent
-from controlroom.runtime import AgentContext, run_agent, stores
+from controlroom.runtime import AgentContext, stores
 from controlroom.settings import settings as load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,12 +25,15 @@ def load(name: str) -> dict:
 
 
 def make_ctx() -> AgentContext:
-    return AgentContext(agent="intake", settings=load_settings(), stores=stores(),
-                        deadline=utcnow() + timedelta(seconds=60))
+    return AgentContext(
+        agent="intake", settings=load_settings(), stores=stores(), deadline=utcnow() + timedelta(seconds=60)
+    )
 
 
 def handler_of(agent: str):
-    spec = importlib.util.spec_from_file_location(f"{agent}_handler", ROOT / "functions" / agent / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        f"{agent}_handler", ROOT / "functions" / agent / "handler.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
@@ -53,9 +56,14 @@ def test_alarm_opens_an_incident_with_resource_and_deadline(aws):
     incident = result.incident
     assert incident.incident_id.startswith("inc-") and len(incident.incident_id) == 20
     assert (incident.resource.kind, incident.resource.name, incident.resource.qualifier) == (
-        "lambda_function", "checkout-api", "live")
+        "lambda_function",
+        "checkout-api",
+        "live",
+    )
     assert (incident.account, incident.region, incident.environment) == ("123456789012", "us-east-1", "test")
-    assert incident.deadline_at - incident.opened_at == timedelta(seconds=load_settings().INCIDENT_TIME_BUDGET_SECONDS)
+    assert incident.deadline_at - incident.opened_at == timedelta(
+        seconds=load_settings().INCIDENT_TIME_BUDGET_SECONDS
+    )
     stored = stores().checkpoint.get_incident(incident.incident_id)
     assert stored.incident == incident and stored.execution_arn == "arn:aws:states:exec:1"
     assert ctx.incident_id == incident.incident_id
@@ -82,8 +90,12 @@ def test_duplicate_decision_lands_on_the_open_incident_chain(aws, lambda_context
     second = handler({"event": load("alarm_lambda_errors.json")}, lambda_context)
     # Then its decision record is part of the open incident's timeline
     incident_id = first["incident"]["incident_id"]
-    assert second == {"outcome": "duplicate", "incident": None, "duplicate_of": incident_id,
-                      "reason": second["reason"]}
+    assert second == {
+        "outcome": "duplicate",
+        "incident": None,
+        "duplicate_of": incident_id,
+        "reason": second["reason"],
+    }
     steps = stores().checkpoint.steps(incident_id)
     assert [s.output["outcome"] for s in steps] == ["opened", "duplicate"]
     assert stores().audit.verify(incident_id).ok
@@ -93,13 +105,16 @@ def test_other_resource_of_same_alarm_is_a_separate_incident(aws):
     event = load("alarm_lambda_errors.json")
     other = json.loads(json.dumps(event))
     other["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]["Resource"] = (
-        "checkout-api:canary")
+        "checkout-api:canary"
+    )
     outcomes = [intake(IntakeInput(event=e), make_ctx()).outcome for e in (event, other)]
     assert outcomes == ["opened", "opened"]
 
 
-@pytest.mark.parametrize("sample", ["alarm_metric_math.json", "alarm_anomaly_band.json", "alarm_composite.json",
-                                    "alarm_ecs_service.json"])
+@pytest.mark.parametrize(
+    "sample",
+    ["alarm_metric_math.json", "alarm_anomaly_band.json", "alarm_composite.json", "alarm_ecs_service.json"],
+)
 def test_every_shape_opens(aws, sample):
     result = intake(IntakeInput(event=load(sample)), make_ctx())
     assert result.outcome == "opened"
@@ -142,11 +157,11 @@ def test_rejection_through_the_handler_records_the_error_on_the_event_chain(aws,
 
 
 def test_intake_handler_writes_a_verifiable_decision_record(aws, lambda_context):
-    output = handler_of("intake")({"event": load("alarm_lambda_errors.json"), "control": {"handoffs": 0}},
-                                  lambda_context)
+    output = handler_of("intake")(
+        {"event": load("alarm_lambda_errors.json"), "control": {"handoffs": 0}}, lambda_context
+    )
     incident_id = output["incident"]["incident_id"]
     steps = stores().checkpoint.steps(incident_id)
     assert len(steps) == 1 and steps[0].agent == "intake" and steps[0].status == "ok"
     assert steps[0].tool_calls[0].tool == "checkpoint.open_incident"
     assert stores().audit.verify(incident_id).ok
-

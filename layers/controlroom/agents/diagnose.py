@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from controlroom.contracts import ChangeRecord, Diagnosis, EvidenceBundle, Hypothesis, IncidentRef
 from controlroom.contracts.flow import DiagnoseInput
+from controlroom.llm import diagnose_with_model, with_notes
 from controlroom.runtime import AgentContext, AgentSpec
 from controlroom.settings import settings as load_settings
 
@@ -125,10 +126,11 @@ def fallback_diagnosis(request: DiagnoseInput, change_window_minutes: int | None
 
 
 def diagnose(request: DiagnoseInput, ctx: AgentContext) -> Diagnosis:
-    """The Diagnose agent's logic (rules only here; the model path wraps this as its fallback)."""
-    diagnosis = fallback_diagnosis(request, ctx.settings.CHANGE_WINDOW_MINUTES)
-    ctx.produced_by = "fallback"
-    ctx.summary = f"{diagnosis.top.cause} ({diagnosis.top.confidence:.2f})"
+    """The Diagnose agent's logic: the model when configured and healthy, these rules otherwise."""
+    diagnosis = diagnose_with_model(
+        request, ctx, lambda req: fallback_diagnosis(req, ctx.settings.CHANGE_WINDOW_MINUTES)
+    )
+    ctx.summary = with_notes(ctx, f"{diagnosis.top.cause} ({diagnosis.top.confidence:.2f})")
     return diagnosis
 
 

@@ -15,6 +15,7 @@ from controlroom.contracts import (
     StopCodeDeployDeployment,
 )
 from controlroom.contracts.flow import PlanInput
+from controlroom.llm import plan_with_model, with_notes
 from controlroom.runtime import AgentContext, AgentSpec
 
 DEFAULT_LAMBDA_ALIAS = "live"
@@ -113,11 +114,10 @@ def fallback_plan(request: PlanInput) -> Plan:
 
 
 def plan(request: PlanInput, ctx: AgentContext) -> Plan:
-    """The Plan agent's logic (runbooks only here; the model path wraps this as its fallback)."""
-    result = fallback_plan(request)
-    ctx.produced_by = "fallback"
+    """The Plan agent's logic: the model when configured and healthy, these runbooks otherwise."""
+    result = plan_with_model(request, ctx, fallback_plan)
     ctx.confidence = request.diagnosis.confidence
-    ctx.summary = ", ".join(action.type for action in result.actions)
+    ctx.summary = with_notes(ctx, ", ".join(action.type for action in result.actions))
     return result
 
 
