@@ -1,0 +1,86 @@
+"""The state machine is inline ASL with numbers rendered per environment; the rule starts it on alarms."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from infra_cdk.components.orchestration import ORCHESTRATED, substitution_name
+
+from controlroom.asl import NUMERIC_SUBSTITUTIONS, placeholders
+from tests.infra.template_tools import resources_of
+
+
+def _state_machine(template_json: dict[str, Any]) -> dict[str, Any]:
+    (machine,) = resources_of(template_json, "AWS::StepFunctions::StateMachine").values()
+    return dict(machine["Properties"])
+
+
+def _definition(template_json: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(_state_machine(template_json)["DefinitionString"]))
+
+
+def test_definition_is_an_inline_string_with_function_arn_substitutions(local_json: dict[str, Any]) -> None:
+    # Given the synthesized state machine
+    props = _state_machine(local_json)
+    # Then it is STANDARD, inline (moto reads only DefinitionString), named predictably, traced and logged
+    assert "DefinitionS3Location" not in props
+    assert isinstance(props["DefinitionString"], str)
+    assert props["StateMachineName"] == "controlroom-local-incident-response"
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    # And the only placeholders left are the function ARNs, each one substituted
+    remaining = placeholders(props["DefinitionString"])
+    assert not remaining & set(NUMERIC_SUBSTITUTIONS)
+    assert remaining == {substitution_name(agent) for agent in ORCHESTRATED}
+    assert set(props["DefinitionSubstitutions"]) == remaining
+
+
+def test_numbers_come_from_the_environment(local_json: dict[str, Any]) -> None:
+    # Given the local environment (agent timeout 60, approval timeout 300, verify wait 1, retry interval 1)
+    states = _definition(local_json)["States"]
+    # Then the rendered ASL carries those numbers as JSON numbers
+    assert states["Intake"]["TimeoutSeconds"] == 60
+    assert states["RequestApproval"]["TimeoutSeconds"] == 300
+    assert states["WaitBeforeVerify"]["Seconds"] == 1
+    assert states["Intake"]["Retry"][0]["IntervalSeconds"] == 1
+
+
+def test_approval_timeout_override_reaches_the_asl_and_the_link_ttl(synth: Callable[..., Any]) -> None:
+    # Given a synth with -c override:approval_timeout_seconds=5 (the approval-timeout tests need seconds)
+    _, template = synth("local", approval_timeout_seconds="5")
+    template_json = template.to_json()
+    # Then the approval state times out after 5 s and no link outlives it
+    assert _definition(template_json)["States"]["RequestApproval"]["TimeoutSeconds"] == 5
+    for fn in resources_of(template_json, "AWS::Lambda::Function").values():
+        assert int(fn["Properties"]["Environment"]["Variables"]["APPROVAL_TTL_SECONDS"]) <= 5
+
+
+def test_rule_matches_alarms_entering_alarm(local_json: dict[str, Any]) -> None:
+    (rule,) = resources_of(local_json, "AWS::Events::Rule").values()
+    props = rule["Properties"]
+    assert props["Name"] == "controlroom-local-alarm-state-change"
+    # local opts in every alarm: no name filter
+    assert props["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"state": {"value": ["ALARM"]}},
+    }
+    (target,) = props["Targets"]
+    machine = next(iter(resources_of(local_json, "AWS::StepFunctions::StateMachine")))
+    assert target["Arn"] == {"Ref": machine}
+    assert "RoleArn" in target
+    assert "DeadLetterConfig" in target
+
+
+def test_rule_filters_by_alarm_name_prefix_when_set(synth: Callable[..., Any]) -> None:
+    # Given an environment that opts alarms in by the prefix "cr-"
+    _, template = synth("local", alarm_name_prefix="cr-")
+    (rule,) = resources_of(template.to_json(), "AWS::Events::Rule").values()
+    # Then only alarms whose names start with it match
+    assert rule["Properties"]["EventPattern"]["detail"] == {
+        "state": {"value": ["ALARM"]},
+        "alarmName": [{"prefix": "cr-"}],
+    }
