@@ -23,7 +23,13 @@ from controlroom.contracts.base import CONTRACT_VERSION, canonical_json, digest,
 from controlroom.contracts.decision import DecisionRecord, ToolCall
 from controlroom.contracts.diagnosis import Diagnosis, Hypothesis
 from controlroom.contracts.evidence import ChangeRecord, EvidenceBundle, LogSample, MetricSeries, MissingEvidence
-from controlroom.contracts.execution import ActionResult, CloseResult, ExecutionReport, VerifyResult
+from controlroom.contracts.execution import (
+    ActionResult,
+    CloseResult,
+    EscalationResult,
+    ExecutionReport,
+    VerifyResult,
+)
 from controlroom.contracts.incident import AlarmSummary, IncidentRef, IncidentStatus, IntakeResult, ResourceRef
 from controlroom.contracts.plan import Plan
 from controlroom.contracts.policy import ActionDecision, AutonomyMode, PolicyDecision
@@ -46,6 +52,7 @@ __all__ = [
     "CloseResult",
     "DecisionRecord",
     "Diagnosis",
+    "EscalationResult",
     "EvidenceBundle",
     "ExecutionReport",
     "Hypothesis",
