@@ -54,4 +54,4 @@ class EvidenceBundle(Contract):
 
     @property
     def refs(self) -> set[str]:
-        return {item.ref for item in [*self.metrics, *self.logs, *self.changes]}
+        return {m.ref for m in self.metrics} | {log.ref for log in self.logs} | {c.ref for c in self.changes}

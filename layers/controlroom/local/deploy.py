@@ -28,13 +28,14 @@ DROPPED_TYPES = {
     "AWS::CDK::Metadata", "AWS::Lambda::Url", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy",
     "AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::Dashboard",
     "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Account",
-    "AWS::Scheduler::Schedule", "AWS::SES::EmailIdentity", "AWS::SES::ConfigurationSet",
+    "AWS::Scheduler::Schedule", "AWS::SES::ConfigurationSet",
     "AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy",
     "AWS::StepFunctions::StateMachineVersion", "AWS::StepFunctions::StateMachineAlias",
     "AWS::Lambda::Version", "AWS::KMS::Alias", "AWS::Logs::ResourcePolicy",
 }
 # Types created through their API after the stack, in dependency order.
-API_TYPES = ("AWS::SecretsManager::Secret", "AWS::Lambda::Alias", "AWS::StepFunctions::StateMachine")
+API_TYPES = ("AWS::SecretsManager::Secret", "AWS::SES::EmailIdentity", "AWS::Lambda::Alias",
+             "AWS::StepFunctions::StateMachine")
 
 
 class DeployError(RuntimeError):
@@ -109,6 +110,9 @@ def _planned_values(resources: dict[str, Any], gateway_url: str) -> dict[str, di
             name = _literal(props.get("StateMachineName", logical_id), f"{logical_id}.StateMachineName")
             arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
             values[logical_id] = {"Ref": arn, "Arn": arn, "Name": name}
+        elif kind == "AWS::SES::EmailIdentity":
+            identity = _literal(props.get("EmailIdentity"), f"{logical_id}.EmailIdentity")
+            values[logical_id] = {"Ref": identity}
         elif kind == "AWS::Lambda::Url":
             values[logical_id] = {"Ref": gateway_url, "FunctionUrl": gateway_url.rstrip("/") + "/"}
         elif kind in DROPPED_TYPES:
@@ -201,7 +205,16 @@ def _create_bridged(bridged: dict[str, Any], all_resources: dict[str, Any], phys
     by_type = sorted(bridged.items(), key=lambda item: API_TYPES.index(item[1]["Type"]))
     for logical_id, resource in by_type:
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Lambda::Alias":
+        if resource["Type"] == "AWS::SES::EmailIdentity":
+            # moto's SES refuses to send from unverified identities, as SES does.
+            identity = str(resolve(props["EmailIdentity"]))
+            ses = _client("ses", endpoint)
+            if "@" in identity:
+                ses.verify_email_identity(EmailAddress=identity)
+            else:
+                ses.verify_domain_identity(Domain=identity)
+            values.setdefault(logical_id, {"Ref": identity})
+        elif resource["Type"] == "AWS::Lambda::Alias":
             _client("lambda", endpoint).create_alias(FunctionName=resolve(props["FunctionName"]), Name=props["Name"],
                                                      FunctionVersion="$LATEST")
         elif resource["Type"] == "AWS::StepFunctions::StateMachine":

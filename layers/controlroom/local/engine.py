@@ -110,8 +110,12 @@ class LocalEngine:
                         "body": "the approval callback failed; see .controlroom/logs"}
             return json.loads(payload)
 
+        from controlroom.local.patches import EngineEndpoint
+
         self.gateway = LocalGateway(approval_handler, host="127.0.0.1", port=0)
-        return str(self.gateway.start())
+        url = str(self.gateway.start())
+        EngineEndpoint.approval_base_url = url.rstrip("/")
+        return url
 
     def _callback_environment(self, function_name: str) -> dict[str, str]:
         from moto.awslambda.models import lambda_backends

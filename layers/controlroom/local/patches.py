@@ -31,6 +31,8 @@ class EngineEndpoint:
     """Where the moto server listens; handlers get it as AWS_ENDPOINT_URL."""
 
     url = "http://127.0.0.1:4599"
+    # The local gateway that serves the approval page (API Gateway stages are not served by moto).
+    approval_base_url = ""
 
 
 def handler_environment(function: Any) -> dict[str, str]:
@@ -42,6 +44,8 @@ def handler_environment(function: Any) -> dict[str, str]:
         "AWS_ENDPOINT_URL": EngineEndpoint.url, "POWERTOOLS_TRACE_DISABLED": "true",
     }
     env.update({key: str(value) for key, value in function.environment_vars.items()})
+    if "APPROVAL_BASE_URL" in env and EngineEndpoint.approval_base_url:
+        env["APPROVAL_BASE_URL"] = EngineEndpoint.approval_base_url
     return env
 
 
@@ -104,11 +108,11 @@ def _patch_eventbridge_to_stepfunctions() -> None:
             with _lock:
                 saved, self.targets = self.targets, others
                 try:
-                    original(self, original_event, transform_input)
+                    original(self, original_event, transform_input)  # type: ignore[arg-type]
                 finally:
                     self.targets = saved
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign, assignment]
 
 
 def apply(endpoint_url: str) -> None:
