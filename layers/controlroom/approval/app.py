@@ -187,6 +187,7 @@ def submit_decision(approval_id: str) -> Response:
 @app.not_found
 def not_found(_exc: Exception) -> Response:
     """Any other path or method: a plain 404 page."""
+    metrics.add_metric(name="ApprovalRefusals", unit=MetricUnit.Count, value=1)
     return _html(404, message_page("Not found", "There is nothing here."))
 
 
@@ -194,6 +195,7 @@ def not_found(_exc: Exception) -> Response:
 def unexpected(exc: Exception) -> Response:
     """Our own failure: logged by type only (the event may hold signed links), a 500 page."""
     logger.error("approval callback failed", error_type=type(exc).__name__)
+    metrics.add_metric(name="ApprovalCallbackErrors", unit=MetricUnit.Count, value=1)
     return _html(
         500, message_page("Something went wrong", "The approval service failed; nothing was decided.")
     )
