@@ -115,3 +115,22 @@ def state(**parts: Any) -> dict[str, Any]:
         name: part.model_dump(mode="json") if hasattr(part, "model_dump") else part
         for name, part in parts.items()
     }
+
+
+def topic_with_inbox(aws: Any) -> tuple[str, Any]:
+    """An SNS topic subscribed by an SQS queue; returns the topic ARN and a function reading the inbox."""
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic_arn = sns.create_topic(Name="oncall")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="oncall-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    def inbox() -> list[dict[str, Any]]:
+        import json
+
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return topic_arn, inbox
