@@ -94,7 +94,7 @@ def _plan_lines(request: EscalateInput) -> list[str]:
 
 
 def _outcome_lines(request: EscalateInput) -> list[str]:
-    lines = []
+    lines: list[str] = []
     if request.execution is not None:
         mode = "Dry run" if request.execution.dry_run else "Executed"
         lines.extend(
