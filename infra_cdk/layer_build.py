@@ -24,6 +24,9 @@ EXCLUDED_SUBPACKAGES = frozenset({"local"})
 IGNORED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
 IGNORED_SUFFIXES = (".pyc", ".pyo")
 # Wheels for the Lambda runtime (Python 3.12, x86_64), never the build machine's; no Docker needed.
+# The Lambda Python runtime ships the AWS SDK; Powertools extras pull it in again (aws-encryption-sdk,
+# aws-xray-sdk). A second copy would add ~25 MB and shadow the runtime's SDK, so it is removed.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 PIP_PLATFORM_ARGS = (
     "--platform",
     "manylinux2014_x86_64",
@@ -102,6 +105,10 @@ def _install_requirements(requirements: Path, python_dir: Path, pip: PipRunner) 
             str(requirements),
         ]
     )
+    shutil.rmtree(python_dir / "bin", ignore_errors=True)  # console scripts: no use on Lambda
+    for name in RUNTIME_PROVIDED:
+        for path in [python_dir / name, *python_dir.glob(f"{name}-*.dist-info")]:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def build_layer(mode: LayerMode, root: Path = ROOT, pip: PipRunner | None = None) -> Path:

@@ -17,8 +17,10 @@ class FakePip:
     def __call__(self, args: list[str]) -> None:
         self.calls.append(args)
         target = Path(args[args.index("--target") + 1])
-        (target / "pydantic").mkdir(parents=True, exist_ok=True)
-        (target / "pydantic" / "__init__.py").write_text("")
+        # what pip leaves for the real requirements: a package, plus the SDK pulled in transitively
+        for folder in ("pydantic", "boto3", "boto3-1.44.5.dist-info", "botocore", "s3transfer", "bin"):
+            (target / folder).mkdir(parents=True, exist_ok=True)
+            (target / folder / "__init__.py").write_text("")
 
 
 @pytest.fixture
@@ -86,7 +88,16 @@ def test_full_installs_lambda_wheels_once(repo: Path) -> None:
     ):
         assert args[args.index(flag) + 1] == value
     assert "--only-binary=:all:" in args
-    assert {"python/pydantic/__init__.py", "python/controlroom/settings.py"} <= _shipped(layer_dir)
+    shipped = _shipped(layer_dir)
+    assert {"python/pydantic/__init__.py", "python/controlroom/settings.py"} <= shipped
+    # and the AWS SDK the runtime already provides is not shipped a second time
+    assert not {path.split("/")[1] for path in shipped} & {
+        "boto3",
+        "boto3-1.44.5.dist-info",
+        "botocore",
+        "s3transfer",
+        "bin",
+    }
 
 
 def test_full_reinstalls_only_when_requirements_change(repo: Path) -> None:
