@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from controlroom import aws
-from controlroom.contracts import EvidenceBundle, IncidentRef, MissingEvidence
+from controlroom.contracts import EvidenceBundle, IncidentRef, LogSample, MissingEvidence
 from controlroom.contracts.flow import EvidenceInput
 from controlroom.errors import TimeBudgetExceeded
 from controlroom.runtime import AgentContext, AgentSpec
@@ -17,7 +17,7 @@ from controlroom.tools.evidence_logs import fetch_log_samples, log_group_of
 from controlroom.tools.evidence_metrics import fetch_metric_series
 from controlroom.tools.evidence_tags import fetch_resource_tags
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Sized)
 
 AFTER_ALARM = timedelta(minutes=5)
 # Each tool gets this much budget, so the bundle is still returned before the deadline.
@@ -29,14 +29,13 @@ def _gather(
     tool: str,
     missing: list[MissingEvidence],
     fetch: Callable[[], T],
-    describe: Callable[[T], str],
 ) -> T | None:
     """Run one tool; turn any failure into a MissingEvidence entry (the time budget still aborts)."""
     ctx.check_time(_TOOL_SECONDS)
     try:
         with ctx.tool(tool) as call:
             found = fetch()
-            call.summary = describe(found)
+            call.summary = f"{len(found)} found"
         return found
     except TimeBudgetExceeded:
         raise
@@ -75,36 +74,21 @@ def collect_evidence(
     change_start = fired_at - timedelta(minutes=settings.CHANGE_WINDOW_MINUTES)
     resource = incident.resource
     missing: list[MissingEvidence] = []
-    metrics = _gather(
-        ctx,
-        "metrics",
-        missing,
-        lambda: fetch_metric_series(clients("cloudwatch"), incident.alarm, start, end),
-        lambda found: f"{len(found)} series",
-    )
-    logs = _gather(
-        ctx,
-        "logs",
-        missing,
-        lambda: fetch_log_samples(
+    alarm, account, region = incident.alarm, incident.account, incident.region
+
+    def log_lines() -> list[LogSample]:
+        return fetch_log_samples(
             clients("logs"), log_group_of(resource, settings.LOG_GROUP_PREFIX), start, end
-        ),
-        lambda found: f"{len(found)} lines",
+        )
+
+    metrics = _gather(
+        ctx, "metrics", missing, lambda: fetch_metric_series(clients("cloudwatch"), alarm, start, end)
     )
+    logs = _gather(ctx, "logs", missing, log_lines)
     changes = _gather(
-        ctx,
-        "changes",
-        missing,
-        lambda: fetch_changes(clients, resource, change_start, fired_at),
-        lambda found: f"{len(found)} changes",
+        ctx, "changes", missing, lambda: fetch_changes(clients, resource, change_start, fired_at)
     )
-    tags = _gather(
-        ctx,
-        "tags",
-        missing,
-        lambda: fetch_resource_tags(clients, resource, incident.account, incident.region),
-        lambda found: f"{len(found)} tags",
-    )
+    tags = _gather(ctx, "tags", missing, lambda: fetch_resource_tags(clients, resource, account, region))
     return EvidenceBundle(
         window_start=start,
         window_end=end,

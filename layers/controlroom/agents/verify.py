@@ -125,6 +125,23 @@ def _describe(cloudwatch: Any, alarm_name: str, composite: bool) -> dict[str, An
     return dict(found[0]) if found else None
 
 
+def _by_state(
+    alarm_name: str, described: dict[str, Any], composite: bool, now: datetime
+) -> VerifyResult | None:
+    """The verdict the alarm's state alone gives: OK, or a composite alarm still firing."""
+    state = str(described["StateValue"])
+    if state == "OK":
+        return VerifyResult(recovered=True, alarm_state=state, checked_at=now, detail=f"{alarm_name} is OK")
+    if composite:
+        return VerifyResult(
+            recovered=False,
+            alarm_state=state,
+            checked_at=now,
+            detail=f"composite alarm {alarm_name} is still {state}",
+        )
+    return None
+
+
 def verify_alarm(request: VerifyInput, ctx: AgentContext, cloudwatch: Any) -> VerifyResult:
     """Recovered if the alarm is OK, or if datapoints exist since the change and none breaches."""
     alarm = request.incident.alarm
@@ -140,32 +157,22 @@ def verify_alarm(request: VerifyInput, ctx: AgentContext, cloudwatch: Any) -> Ve
             checked_at=now,
             detail=f"alarm {alarm.alarm_name} no longer exists; cannot confirm recovery",
         )
-    state = str(described["StateValue"])
-    if state == "OK":
-        return VerifyResult(
-            recovered=True, alarm_state=state, checked_at=now, detail=f"{alarm.alarm_name} is OK"
-        )
-    if composite:
-        return VerifyResult(
-            recovered=False,
-            alarm_state=state,
-            checked_at=now,
-            detail=f"composite alarm {alarm.alarm_name} is still {state}",
-        )
+    verdict = _by_state(alarm.alarm_name, described, composite, now)
+    if verdict is not None:
+        return verdict
     ctx.check_time(1.0)
     with ctx.tool("cloudwatch.get_metric_data") as call:
         evaluation = _metric_evaluation(cloudwatch, described, request.execution.executed_at, now)
         call.summary = f"{evaluation.datapoints} datapoints, {evaluation.breaching} breaching"
-    recovered = evaluation.datapoints > 0 and evaluation.breaching == 0
     detail = (
-        f"alarm is {state}; {evaluation.datapoints} datapoints since the change, "
+        f"alarm is {described['StateValue']}; {evaluation.datapoints} datapoints since the change, "
         f"{evaluation.breaching} breaching ({evaluation.detail})"
     )
     if evaluation.datapoints == 0:
         detail += "; no datapoint after the change yet, so recovery is not confirmed"
     return VerifyResult(
-        recovered=recovered,
-        alarm_state=state,
+        recovered=evaluation.datapoints > 0 and evaluation.breaching == 0,
+        alarm_state=str(described["StateValue"]),
         checked_at=now,
         detail=detail,
         breaching_datapoints=evaluation.breaching,
