@@ -74,11 +74,6 @@ def test_codedeploy_dry_run_only_reads(aws):
 
 def test_ssm_starts_an_allowlisted_document_with_a_client_token(aws):
     with Stubber(client("ssm")) as stub:
-        stub.add_response(
-            "describe_document",
-            {"Document": {"Name": "AWS-RestartEC2Instance", "DefaultVersion": "1"}},
-            {"Name": "AWS-RestartEC2Instance"},
-        )
         # The ClientToken makes SSM return the first execution if the start is ever repeated
         stub.add_response(
             "start_automation_execution",

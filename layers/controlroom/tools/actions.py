@@ -206,9 +206,8 @@ def run_ssm_automation(action: RunSsmAutomation, ctx: AdapterContext) -> ActionR
     if action.document_name not in ctx.ssm_document_allowlist:
         # Policy forbids this already; the adapter refuses too, so a bypassed policy still cannot run it.
         return _result(action, "failed", f"document {action.document_name} is not on the SSM allow-list")
-    ssm = client("ssm")
-    document = ssm.describe_document(Name=action.document_name)["Document"]
-    before = {"document": action.document_name, "document_version": str(document.get("DefaultVersion", ""))}
+    # An automation has no current state to read; the allow-list check above is the whole precondition.
+    before = {"document": action.document_name}
     if ctx.dry_run:
         return _result(
             action,
@@ -217,7 +216,7 @@ def run_ssm_automation(action: RunSsmAutomation, ctx: AdapterContext) -> ActionR
             before,
             {"execution": "not started (dry run)"},
         )
-    started = ssm.start_automation_execution(
+    started = client("ssm").start_automation_execution(
         DocumentName=action.document_name, Parameters=action.parameters, ClientToken=ctx.idempotency_token
     )
     after = {"automation_execution_id": str(started["AutomationExecutionId"])}
