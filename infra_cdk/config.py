@@ -72,6 +72,11 @@ class EnvironmentConfig(BaseModel):
     log_retention_days: int
     removal_policy: Literal["destroy", "retain"]
     layer_mode: Literal["full", "source-only"]
+    approval_sender: str = Field(
+        "controlroom@example.com",
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="SES identity approval emails are sent from (verify it in SES before the first incident).",
+    )
     ssm_documents: list[str] = Field(
         default_factory=lambda: ["AWS-RestartEC2Instance"],
         description="SSM Automation documents Execute may start (IAM and SSM_DOCUMENT_ALLOWLIST).",

@@ -9,6 +9,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
+from infra_cdk.components.approval import ApprovalEndpoint
 from infra_cdk.components.data import DataStores
 from infra_cdk.components.orchestration import IncidentResponse
 from infra_cdk.components.permissions import AGENTS, Resources
@@ -74,6 +75,16 @@ class ControlroomStack(Stack):
             layer_dir=layer_dir,
             functions_dir=functions_dir,
         )
+        self.approval = ApprovalEndpoint(
+            self,
+            "Approval",
+            prefix=prefix,
+            stage_name=env_name,
+            sender=config.approval_sender,
+            request_approval=self.agents.functions["request_approval"],
+            approval_callback=self.agents.functions["approval_callback"],
+            retain=config.removal_policy == "retain",
+        )
         self.incident_response = IncidentResponse(
             self, "IncidentResponse", prefix=prefix, config=config, functions=self.agents.functions
         )
@@ -84,5 +95,6 @@ class ControlroomStack(Stack):
         CfnOutput(self, "CheckpointTableName", value=self.data.checkpoint_table.table_name)
         CfnOutput(self, "AuditTableName", value=self.data.audit_table.table_name)
         CfnOutput(self, "TopicArn", value=self.data.topic.topic_arn)
+        CfnOutput(self, "ApprovalBaseUrl", value=self.approval.api.url)
         for agent in AGENTS:
             CfnOutput(self, f"{pascal(agent)}FunctionName", value=self.agents.functions[agent].function_name)

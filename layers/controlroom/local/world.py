@@ -118,7 +118,8 @@ def restamp(event: dict[str, Any], moment: datetime | None = None) -> dict[str, 
     stamped["time"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     state = stamped.get("detail", {}).get("state")
     if isinstance(state, dict):
-        state["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        # CloudWatch's own format, to the millisecond: a change made a moment before still counts as before.
+        state["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
     return stamped
 
 
