@@ -20,6 +20,7 @@ import aws_cdk as cdk  # noqa: E402
 from infra_cdk.components.agents import FUNCTIONS_DIR, MissingFunctionCode  # noqa: E402
 from infra_cdk.config import ConfigError, read_cdk_json_context, resolve  # noqa: E402
 from infra_cdk.layer_build import build_layer  # noqa: E402
+from infra_cdk.nag import apply_aws_solutions_checks  # noqa: E402
 from infra_cdk.stacks.controlroom_stack import ControlroomStack  # noqa: E402
 
 
@@ -74,6 +75,7 @@ def build_app(
         synthesizer=synthesizer,
         functions_dir=functions_dir or FUNCTIONS_DIR,
     )
+    apply_aws_solutions_checks(app, stack)
     return app, stack
 
 

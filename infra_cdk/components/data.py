@@ -60,10 +60,12 @@ class DataStores(Construct):
             deletion_protection=retain,
             removal_policy=removal,
         )
+        # enforce_ssl: a topic policy denies publishing over plain HTTP.
         self.topic = sns.Topic(
             self,
             "NotificationTopic",
             topic_name=f"{prefix}-notifications",
             display_name="controlroom notifications",
+            enforce_ssl=True,
         )
         self.topic.apply_removal_policy(removal)

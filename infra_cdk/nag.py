@@ -1,0 +1,112 @@
+"""cdk-nag AwsSolutions checks on the stack, with every acknowledged finding scoped and explained."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Token, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra_cdk.components.permissions import AGENTS
+from infra_cdk.stacks.controlroom_stack import ControlroomStack
+
+PACK = "AwsSolutions"
+# Per agent: ARN patterns with wildcards (after the "arn:<partition>:" prefix) and why each is needed.
+AGENT_WILDCARDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "evidence": (
+        (
+            "cloudwatch",
+            "alarm:*",
+            "Evidence reads whichever alarm fired; alarms are not known at deploy time.",
+        ),
+        (
+            "logs",
+            "log-group:*",
+            "Evidence samples the logs of the workload that alarmed, any group in the account.",
+        ),
+        ("lambda", "function:*", "Read-only alias/version/tag lookups on the alarmed function."),
+        ("ecs", "service/*", "Read-only DescribeServices/ListTagsForResource on the alarmed service."),
+        ("ecs", "task-definition/*", "Read-only tag lookups on the alarmed service's task definitions."),
+        ("codedeploy", "deploymentgroup:*", "Read-only list of recent deployments of the alarmed workload."),
+    ),
+    "verify": (("cloudwatch", "alarm:*", "Verify re-reads the alarm that opened the incident."),),
+    "execute": (
+        (
+            "lambda",
+            "function:*",
+            "Rollback targets are the alarmed workloads, chosen at run time; the policy "
+            "agent gates every action and a Deny statement protects controlroom's own functions.",
+        ),
+        ("ecs", "service/*", "Rollback of the alarmed ECS service, gated by the policy agent."),
+        ("codedeploy", "deploymentgroup:*", "Stopping the alarmed deployment, gated by the policy agent."),
+    ),
+    "request_approval": (
+        ("ses", "identity/*", "Approval emails are sent from the account's verified identities."),
+    ),
+}
+STAR_REASON = (
+    "Resource '*' only for actions without resource-level permissions: X-Ray trace writes, "
+    "cloudwatch:GetMetricData, ecs:ListTaskDefinitions, states:SendTask* (task tokens), "
+    "and Step Functions log delivery."
+)
+
+
+def _rendered(stack: Stack, value: str, pseudo: str) -> str:
+    # cdk-nag names a finding by the resolved ARN: tokens appear as <AWS::Region>/<AWS::AccountId>.
+    return f"<{pseudo}>" if Token.is_unresolved(value) else value
+
+
+def _arn(stack: Stack, service: str, resource: str) -> str:
+    region = _rendered(stack, stack.region, "AWS::Region")
+    account = _rendered(stack, stack.account, "AWS::AccountId")
+    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"
+
+
+def _ack(construct: object, rule: str, reason: str) -> None:
+    Validations.of(construct).acknowledge(Acknowledgment(id=f"{PACK}::{PACK}-{rule}", reason=reason))  # type: ignore[arg-type]
+
+
+def _acknowledge_agents(stack: ControlroomStack) -> None:
+    table = stack.data.checkpoint_table.node.default_child
+    assert isinstance(table, CfnResource)
+    index = f"<{stack.get_logical_id(table)}.Arn>/index/*"
+    for agent in AGENTS:
+        role = stack.agents.roles[agent]
+        function = stack.agents.functions[agent]
+        _ack(
+            function,
+            "L1",
+            "Python 3.12 on purpose: the layer's wheels are built for cp312 "
+            "(pip --python-version 3.12); move runtime and layer together.",
+        )
+        _ack(role, f"IAM5[Resource::{index}]", "Queries on the checkpoint table's own indexes (gsi1).")
+        _ack(role, "IAM5[Resource::*]", STAR_REASON)
+        for service, pattern, reason in AGENT_WILDCARDS.get(agent, ()):
+            _ack(role, f"IAM5[Resource::{_arn(stack, service, pattern)}]", reason)
+    documents = stack.config.ssm_documents
+    for document in documents:
+        arn = _arn(stack, "ssm", f"automation-definition/{document}:*")
+        _ack(
+            stack.agents.roles["execute"],
+            f"IAM5[Resource::{arn}]",
+            "Any version of one allow-listed SSM Automation document.",
+        )
+
+
+def apply_aws_solutions_checks(app: App, stack: ControlroomStack) -> None:
+    """Run cdk-nag's AwsSolutions pack at synth; unacknowledged findings fail the synth.
+
+    Parameters
+    ----------
+    app
+        The app the plugin is registered on.
+    stack
+        The controlroom stack whose known, reasoned exceptions are acknowledged.
+    """
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    _acknowledge_agents(stack)
+    orchestration = stack.incident_response
+    _ack(orchestration.state_machine.role, "IAM5[Resource::*]", STAR_REASON)
+    _ack(
+        orchestration.dead_letter_queue,
+        "SQS3",
+        "This queue is the dead-letter queue of the alarm rule's target; a DLQ needs no DLQ of its own.",
+    )
