@@ -38,7 +38,7 @@ def incident() -> dict[str, Any]:
         "resource": {"kind": "lambda_function", "name": "checkout-api", "qualifier": "live"},
         "dedupe_key": "checkout-api-errors|checkout-api",
         "opened_at": FIRED_AT.isoformat(),
-        "deadline_at": (FIRED_AT + timedelta(hours=1)).isoformat(),
+        "deadline_at": (FIRED_AT + timedelta(days=3650)).isoformat(),  # never the budget that binds
     }
 
 

@@ -4,7 +4,7 @@ Importing this package never imports ``anthropic``; only constructing an Anthrop
 adapter does. Agents call ``diagnose_with_model`` / ``plan_with_model`` with their fallback.
 """
 
-from controlroom.llm.decisions import decide, diagnose_with_model, plan_with_model
+from controlroom.llm.decisions import decide, diagnose_with_model, plan_with_model, with_notes
 from controlroom.llm.factory import model_deps, override_model_client
 from controlroom.llm.port import ModelClient, ModelReply, ModelRequest, ToolSpec
 from controlroom.llm.scripted import ScriptedModel
@@ -23,4 +23,5 @@ __all__ = [
     "model_deps",
     "override_model_client",
     "plan_with_model",
+    "with_notes",
 ]

@@ -201,3 +201,8 @@ def _run(
     if deps.recorder is not None and ctx.incident_id:
         deps.recorder.put_input(ctx.incident_id, purpose, request.model_dump(mode="json", by_alias=True))
     return call_structured(build(request, ctx), ctx, deps)
+
+
+def with_notes(ctx: AgentContext, summary: str) -> str:
+    """``summary`` followed by the model path's timeline notes (budget warning, breaker, fallback reason)."""
+    return f"{summary} [{'; '.join(ctx.notes)}]"[:1000] if ctx.notes else summary
