@@ -30,27 +30,55 @@ _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
 
 def _handler(folder: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"{folder}_handler", REPO / "functions" / folder / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        f"{folder}_handler", REPO / "functions" / folder / "handler.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
 
 
 def _asl(request_arn: str, sink_arn: str, timeout_seconds: int) -> str:
-    payload = {f"{part}.$": f"$.{part}" for part in ("intake", "evidence", "diagnosis", "plan", "policy", "control")}
-    return json.dumps({"StartAt": "RequestApproval", "States": {
-        "RequestApproval": {
-            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-            "Parameters": {"FunctionName": request_arn, "Payload": {"task_token.$": "$$.Task.Token", **payload}},
-            "TimeoutSeconds": timeout_seconds, "ResultPath": "$.approval",
-            "Catch": [{"ErrorEquals": ["ApprovalRejected", "States.Timeout"], "ResultPath": "$.error",
-                       "Next": "Stopped"}],
-            "Next": "Execute"},
-        "Execute": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                    "Parameters": {"FunctionName": sink_arn, "Payload": {"approval.$": "$.approval"}}, "End": True},
-        "Stopped": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                    "Parameters": {"FunctionName": sink_arn, "Payload": {"error.$": "$.error"}}, "End": True},
-    }})
+    payload = {
+        f"{part}.$": f"$.{part}" for part in ("intake", "evidence", "diagnosis", "plan", "policy", "control")
+    }
+    return json.dumps(
+        {
+            "StartAt": "RequestApproval",
+            "States": {
+                "RequestApproval": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {
+                        "FunctionName": request_arn,
+                        "Payload": {"task_token.$": "$$.Task.Token", **payload},
+                    },
+                    "TimeoutSeconds": timeout_seconds,
+                    "ResultPath": "$.approval",
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["ApprovalRejected", "States.Timeout"],
+                            "ResultPath": "$.error",
+                            "Next": "Stopped",
+                        }
+                    ],
+                    "Next": "Execute",
+                },
+                "Execute": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": sink_arn, "Payload": {"approval.$": "$.approval"}},
+                    "End": True,
+                },
+                "Stopped": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": sink_arn, "Payload": {"error.$": "$.error"}},
+                    "End": True,
+                },
+            },
+        }
+    )
 
 
 class Flow:
@@ -83,8 +111,10 @@ class Flow:
         arns = {name: self._function(aws, name) for name in ("request-approval", "sink")}
         sfn = aws.client("stepfunctions")
         machine = sfn.create_state_machine(
-            name="approval-test", roleArn="arn:aws:iam::123456789012:role/sfn",
-            definition=_asl(arns["request-approval"], arns["sink"], timeout_seconds))["stateMachineArn"]
+            name="approval-test",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=_asl(arns["request-approval"], arns["sink"], timeout_seconds),
+        )["stateMachineArn"]
         state = flow_state()
         del state["task_token"]
         sfn.start_execution(stateMachineArn=machine, name="approval-run", input=json.dumps(state))
@@ -92,13 +122,19 @@ class Flow:
 
     @staticmethod
     def _function(aws: Any, name: str) -> str:
-        role = aws.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = aws.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"][
+            "Arn"
+        ]
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zipped:
             zipped.writestr("handler.py", "def handler(event, context):\n    return event\n")
         return aws.client("lambda").create_function(
-            FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
-            Code={"ZipFile": archive.getvalue()})["FunctionArn"]
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": archive.getvalue()},
+        )["FunctionArn"]
 
     def link(self, approver: str) -> str:
         emails = [e for e in sent_approval_emails() if approver in e.to]
@@ -113,8 +149,13 @@ class Flow:
             return status, page
         fields = {name: html.unescape(value) for name, value in _HIDDEN.findall(page)}
         parts = urlsplit(link)
-        return _fetch(urllib.request.Request(f"{parts.scheme}://{parts.netloc}{parts.path}", method="POST",
-                                             data=urlencode({**fields, "verdict": verdict}).encode()))
+        return _fetch(
+            urllib.request.Request(
+                f"{parts.scheme}://{parts.netloc}{parts.path}",
+                method="POST",
+                data=urlencode({**fields, "verdict": verdict}).encode(),
+            )
+        )
 
 
 def _fetch(request: urllib.request.Request) -> tuple[int, str]:

@@ -71,7 +71,9 @@ def test_each_approver_gets_one_email_with_their_own_valid_link(aws, monkeypatch
         assert f"{link.scheme}://{link.netloc}{link.path}" == f"{BASE_URL}/approvals/{approval_id}"
         query = {k: v[0] for k, v in parse_qs(link.query).items()}
         assert query["approver"] == email.to[0]
-        claims = verify(SIGNING_KEY.encode(), approval_id, query["approver"], query["expires"], query["sig"], utcnow())
+        claims = verify(
+            SIGNING_KEY.encode(), approval_id, query["approver"], query["expires"], query["sig"], utcnow()
+        )
         assert claims.approver == email.to[0]
 
 
@@ -87,9 +89,18 @@ def test_email_tells_the_approver_what_they_decide(aws, monkeypatch, lambda_cont
 
     message = ses_backends["123456789012"]["us-east-1"].sent_messages[-1]
     assert "checkout-errors" in message.subject
-    for expected in ("checkout-errors", "version 2 broke checkout", "82%", "rollback_lambda_alias", "medium",
-                     "needs_approval", "policy-medium-risk", "alias live moved 1 -&gt; 2", "logs: AccessDenied",
-                     "expires at"):
+    for expected in (
+        "checkout-errors",
+        "version 2 broke checkout",
+        "82%",
+        "rollback_lambda_alias",
+        "medium",
+        "needs_approval",
+        "policy-medium-risk",
+        "alias live moved 1 -&gt; 2",
+        "logs: AccessDenied",
+        "expires at",
+    ):
         assert expected in message.body, expected
 
 
@@ -163,8 +174,9 @@ def test_lambda_handler_runs_the_agent(aws, monkeypatch, lambda_context):
     # Given the deployed handler file
     configure(aws, monkeypatch)
     open_incident(aws)
-    spec = importlib.util.spec_from_file_location("request_approval_handler",
-                                                  REPO / "functions" / "request_approval" / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        "request_approval_handler", REPO / "functions" / "request_approval" / "handler.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     # When it is invoked with the state machine's payload

@@ -31,8 +31,9 @@ _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 
 
 def _load_handler():
-    spec = importlib.util.spec_from_file_location("approval_callback_handler",
-                                                  REPO / "functions" / "approval_callback" / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        "approval_callback_handler", REPO / "functions" / "approval_callback" / "handler.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
@@ -164,11 +165,19 @@ def test_tampered_and_foreign_links_are_403(site):
 def test_expired_unknown_and_malformed(site):
     key = SIGNING_KEY.encode()
     past = 1_000_000_000
-    expired = {"approver": "alice@example.com", "expires": past, "sig": sign(key, site.approval_id, "alice@example.com", past)}
+    expired = {
+        "approver": "alice@example.com",
+        "expires": past,
+        "sig": sign(key, site.approval_id, "alice@example.com", past),
+    }
     assert site.call("GET", f"/approvals/{site.approval_id}?{urlencode(expired)}")["statusCode"] == 410
     unknown_id = "apr-" + "0" * 32
     future = 4_000_000_000
-    unknown = {"approver": "alice@example.com", "expires": future, "sig": sign(key, unknown_id, "alice@example.com", future)}
+    unknown = {
+        "approver": "alice@example.com",
+        "expires": future,
+        "sig": sign(key, unknown_id, "alice@example.com", future),
+    }
     assert site.call("GET", f"/approvals/{unknown_id}?{urlencode(unknown)}")["statusCode"] == 404
     assert site.call("GET", "/approvals/not-an-id?approver=a&expires=1&sig=x")["statusCode"] == 404
     assert site.call("GET", "/elsewhere")["statusCode"] == 404
@@ -211,7 +220,9 @@ def test_two_of_three_over_the_web(aws, monkeypatch, lambda_context):
     assert site.get("alice@example.com")["statusCode"] == 409
     # When bob approves, Then it is decided
     second = site.post({**site.form_of("bob@example.com"), "verdict": "approve"})
-    assert second["statusCode"] == 200 and site.status() is ApprovalStatus.DECIDED and len(site.sfn.calls) == 1
+    assert (
+        second["statusCode"] == 200 and site.status() is ApprovalStatus.DECIDED and len(site.sfn.calls) == 1
+    )
 
 
 def test_untrusted_text_is_escaped(aws, monkeypatch, lambda_context):

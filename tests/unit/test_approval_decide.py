@@ -31,7 +31,9 @@ DIGEST = "p" * 64
 
 def _decide(sfn, approval_id, approver, verdict="approve", comment="", digest=DIGEST, **kwargs):
     current = stores()
-    return decide(current.checkpoint, current.audit, sfn, approval_id, approver, verdict, comment, digest, **kwargs)
+    return decide(
+        current.checkpoint, current.audit, sfn, approval_id, approver, verdict, comment, digest, **kwargs
+    )
 
 
 def test_approve_decides_and_resumes_the_flow_once(aws):
@@ -47,13 +49,20 @@ def test_approve_decides_and_resumes_the_flow_once(aws):
     sent = sfn.calls[0][1]
     assert sent["taskToken"] == TASK_TOKEN
     assert ApprovalOutcome.model_validate_json(sent["output"]) == ApprovalOutcome(
-        approval_id=approval_id, verdict="approve", approvers=["alice@example.com"], plan_digest=DIGEST)
+        approval_id=approval_id, verdict="approve", approvers=["alice@example.com"], plan_digest=DIGEST
+    )
     # And the audit names approver, verdict, comment and plan digest (and never the token)
     decision = next(r for r in stores().audit.records(INCIDENT_ID) if r.kind == "approval_decision")
     assert decision.actor == "approver:alice@example.com"
-    assert {k: decision.payload[k] for k in ("approver", "verdict", "comment", "plan_digest", "delivery")} == {
-        "approver": "alice@example.com", "verdict": "approve", "comment": "go", "plan_digest": DIGEST,
-        "delivery": "sent"}
+    assert {
+        k: decision.payload[k] for k in ("approver", "verdict", "comment", "plan_digest", "delivery")
+    } == {
+        "approver": "alice@example.com",
+        "verdict": "approve",
+        "comment": "go",
+        "plan_digest": DIGEST,
+        "delivery": "sent",
+    }
     assert TASK_TOKEN not in json.dumps(decision.payload)
 
 
@@ -62,8 +71,16 @@ def test_reject_fails_the_task_with_approval_rejected(aws):
     sfn = RecordingSfn()
     outcome = _decide(sfn, approval_id, "bob@example.com", verdict="reject", comment="too risky")
     assert outcome.decided and outcome.outcome == "reject"
-    assert sfn.calls == [("send_task_failure", {"taskToken": TASK_TOKEN, "error": "ApprovalRejected",
-                                                "cause": "rejected by bob@example.com: too risky"})]
+    assert sfn.calls == [
+        (
+            "send_task_failure",
+            {
+                "taskToken": TASK_TOKEN,
+                "error": "ApprovalRejected",
+                "cause": "rejected by bob@example.com: too risky",
+            },
+        )
+    ]
 
 
 def test_second_decision_is_already_decided_and_changes_nothing(aws):
@@ -173,8 +190,10 @@ def test_racing_approve_and_reject_decide_exactly_once(aws, monkeypatch):
         except ApprovalAlreadyDecided as exc:
             results[approver] = exc
 
-    threads = [threading.Thread(target=click, args=("alice@example.com", "approve")),
-               threading.Thread(target=click, args=("bob@example.com", "reject"))]
+    threads = [
+        threading.Thread(target=click, args=("alice@example.com", "approve")),
+        threading.Thread(target=click, args=("bob@example.com", "reject")),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

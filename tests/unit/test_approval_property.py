@@ -22,17 +22,23 @@ def test_arbitrary_requests_never_5xx_and_never_decide(aws, monkeypatch, lambda_
     site = _site(aws, monkeypatch, lambda_context)
     genuine = {k: v[0] for k, v in parse_qs(urlsplit(site.links["alice@example.com"]).query).items()}
     digest = stores().checkpoint.get_approval(site.approval_id).plan_digest
-    path = st.one_of(st.just(f"/approvals/{site.approval_id}"), TEXT.map(lambda t: "/approvals/" + quote(t)),
-                     TEXT.map(lambda t: "/" + t))
-    fields = st.fixed_dictionaries({}, optional={
-        "approver": st.one_of(st.just(genuine["approver"]), TEXT),
-        "expires": st.one_of(st.just(genuine["expires"]), TEXT, st.integers().map(str)),
-        "sig": st.one_of(st.just(genuine["sig"]), TEXT),
-        "verdict": st.one_of(st.sampled_from(["approve", "reject"]), TEXT),
-        "comment": st.text(max_size=1200),
-        # Never the real digest: with every other field genuine, that would be a legitimate decision.
-        "plan_digest": TEXT.filter(lambda d: d != digest),
-    })
+    path = st.one_of(
+        st.just(f"/approvals/{site.approval_id}"),
+        TEXT.map(lambda t: "/approvals/" + quote(t)),
+        TEXT.map(lambda t: "/" + t),
+    )
+    fields = st.fixed_dictionaries(
+        {},
+        optional={
+            "approver": st.one_of(st.just(genuine["approver"]), TEXT),
+            "expires": st.one_of(st.just(genuine["expires"]), TEXT, st.integers().map(str)),
+            "sig": st.one_of(st.just(genuine["sig"]), TEXT),
+            "verdict": st.one_of(st.sampled_from(["approve", "reject"]), TEXT),
+            "comment": st.text(max_size=1200),
+            # Never the real digest: with every other field genuine, that would be a legitimate decision.
+            "plan_digest": TEXT.filter(lambda d: d != digest),
+        },
+    )
     query = st.one_of(fields.map(urlencode), TEXT)
     body = st.one_of(fields.map(lambda f: urlencode(f).encode()), st.binary(max_size=300))
 

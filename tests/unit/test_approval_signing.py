@@ -28,20 +28,31 @@ def test_link_round_trip():
     assert link.startswith(f"https://x.test/prod/approvals/{APPROVAL_ID}?")
     query = _query(link)
     claims = verify(KEY, APPROVAL_ID, query["approver"], query["expires"], query["sig"], NOW)
-    assert (claims.approval_id, claims.approver, claims.expires) == (APPROVAL_ID, "alice+ops@example.com", EXPIRES)
+    assert (claims.approval_id, claims.approver, claims.expires) == (
+        APPROVAL_ID,
+        "alice+ops@example.com",
+        EXPIRES,
+    )
     assert "=" not in query["sig"] and "+" not in query["sig"] and "/" not in query["sig"]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("approval_id", "apr-" + "b" * 32),
-    ("approver", "mallory@example.com"),
-    ("expires", str(EXPIRES + 3600)),
-    ("sig", sign(KEY, APPROVAL_ID, "mallory@example.com", EXPIRES)),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("approval_id", "apr-" + "b" * 32),
+        ("approver", "mallory@example.com"),
+        ("expires", str(EXPIRES + 3600)),
+        ("sig", sign(KEY, APPROVAL_ID, "mallory@example.com", EXPIRES)),
+    ],
+)
 def test_any_changed_field_is_forbidden(field, value):
     # Given alice's genuine link fields
-    fields = {"approval_id": APPROVAL_ID, "approver": "alice@example.com", "expires": str(EXPIRES),
-              "sig": sign(KEY, APPROVAL_ID, "alice@example.com", EXPIRES)}
+    fields = {
+        "approval_id": APPROVAL_ID,
+        "approver": "alice@example.com",
+        "expires": str(EXPIRES),
+        "sig": sign(KEY, APPROVAL_ID, "alice@example.com", EXPIRES),
+    }
     # When one field is changed
     fields[field] = value
     # Then verification refuses it
@@ -55,10 +66,18 @@ def test_link_signed_with_another_key_is_forbidden():
         verify(KEY, APPROVAL_ID, "alice@example.com", str(EXPIRES), sig, NOW)
 
 
-@pytest.mark.parametrize("approver, expires, sig", [
-    (None, str(EXPIRES), "x"), ("a@b.c", None, "x"), ("a@b.c", str(EXPIRES), None),
-    ("a@b.c", "-5", "x"), ("a@b.c", "12e3", "x"), ("a@b.c", "٣٣", "x"), ("a" * 300, str(EXPIRES), "x"),
-])
+@pytest.mark.parametrize(
+    "approver, expires, sig",
+    [
+        (None, str(EXPIRES), "x"),
+        ("a@b.c", None, "x"),
+        ("a@b.c", str(EXPIRES), None),
+        ("a@b.c", "-5", "x"),
+        ("a@b.c", "12e3", "x"),
+        ("a@b.c", "٣٣", "x"),
+        ("a" * 300, str(EXPIRES), "x"),
+    ],
+)
 def test_missing_or_malformed_fields_are_forbidden(approver, expires, sig):
     with pytest.raises(ApprovalForbidden):
         verify(KEY, APPROVAL_ID, approver, expires, sig, NOW)

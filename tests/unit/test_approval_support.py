@@ -38,63 +38,123 @@ BASE_URL = "https://approvals.example.test/prod"
 def incident(alarm_name: str = "checkout-errors") -> IncidentRef:
     now = utcnow()
     return IncidentRef(
-        incident_id=INCIDENT_ID, environment="test", account="123456789012", region="us-east-1",
-        alarm=AlarmSummary(alarm_name=alarm_name, alarm_arn=f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm_name}",
-                           kind="single_metric", state_reason="Threshold Crossed: 5 errors", fired_at=now,
-                           namespace="AWS/Lambda", metric_name="Errors"),
+        incident_id=INCIDENT_ID,
+        environment="test",
+        account="123456789012",
+        region="us-east-1",
+        alarm=AlarmSummary(
+            alarm_name=alarm_name,
+            alarm_arn=f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm_name}",
+            kind="single_metric",
+            state_reason="Threshold Crossed: 5 errors",
+            fired_at=now,
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+        ),
         resource=ResourceRef(kind="lambda_function", name="checkout", qualifier="live"),
-        dedupe_key="d" * 64, opened_at=now, deadline_at=now + timedelta(hours=1),
+        dedupe_key="d" * 64,
+        opened_at=now,
+        deadline_at=now + timedelta(hours=1),
     )
 
 
 def plan(summary: str = "Roll the live alias back to version 1") -> Plan:
-    action = RollbackLambdaAlias(action_id="act-1", rationale="version 2 deployed 3 minutes before the errors",
-                                 function_name="checkout", alias="live", target_version="1", from_version="2")
-    return Plan(incident_id=INCIDENT_ID, summary=summary, actions=[action], produced_by="fallback",
-                based_on="recent_change")
+    action = RollbackLambdaAlias(
+        action_id="act-1",
+        rationale="version 2 deployed 3 minutes before the errors",
+        function_name="checkout",
+        alias="live",
+        target_version="1",
+        from_version="2",
+    )
+    return Plan(
+        incident_id=INCIDENT_ID,
+        summary=summary,
+        actions=[action],
+        produced_by="fallback",
+        based_on="recent_change",
+    )
 
 
-def flow_state(alarm_name: str = "checkout-errors", task_token: str = TASK_TOKEN, **overrides: Any) -> dict[str, Any]:
+def flow_state(
+    alarm_name: str = "checkout-errors", task_token: str = TASK_TOKEN, **overrides: Any
+) -> dict[str, Any]:
     """The Payload the ASL's RequestApproval state sends, JSON-ready."""
     now = utcnow()
     the_plan = overrides.pop("plan", None) or plan()
     evidence = EvidenceBundle(
-        window_start=now - timedelta(hours=1), window_end=now,
-        changes=[ChangeRecord(ref="change:lambda_version:2", kind="lambda_alias", resource_name="checkout",
-                              changed_at=now - timedelta(minutes=3), summary="alias live moved 1 -> 2",
-                              current="2", previous="1")],
+        window_start=now - timedelta(hours=1),
+        window_end=now,
+        changes=[
+            ChangeRecord(
+                ref="change:lambda_version:2",
+                kind="lambda_alias",
+                resource_name="checkout",
+                changed_at=now - timedelta(minutes=3),
+                summary="alias live moved 1 -> 2",
+                current="2",
+                previous="1",
+            )
+        ],
         missing=[MissingEvidence(tool="logs", error_type="AccessDenied", message="no permission")],
     )
-    diagnosis = Diagnosis(hypotheses=[Hypothesis(cause="recent_change", summary="version 2 broke checkout",
-                                                 confidence=0.82, evidence_refs=["change:lambda_version:2"])],
-                          produced_by="fallback")
+    diagnosis = Diagnosis(
+        hypotheses=[
+            Hypothesis(
+                cause="recent_change",
+                summary="version 2 broke checkout",
+                confidence=0.82,
+                evidence_refs=["change:lambda_version:2"],
+            )
+        ],
+        produced_by="fallback",
+    )
     policy = PolicyDecision(
-        outcome="approval", environment="test", autonomy_mode=AutonomyMode.SUPERVISED, dry_run=False,
-        plan_digest=overrides.pop("policy_digest", None) or str(the_plan.plan_digest), confidence=0.82,
+        outcome="approval",
+        environment="test",
+        autonomy_mode=AutonomyMode.SUPERVISED,
+        dry_run=False,
+        plan_digest=overrides.pop("policy_digest", None) or str(the_plan.plan_digest),
+        confidence=0.82,
         reason="medium risk needs a human",
-        decisions=[ActionDecision(action_id="act-1", action_type="rollback_lambda_alias", risk="medium",
-                                  effect="needs_approval", reasons=["policy-medium-risk"])],
+        decisions=[
+            ActionDecision(
+                action_id="act-1",
+                action_type="rollback_lambda_alias",
+                risk="medium",
+                effect="needs_approval",
+                reasons=["policy-medium-risk"],
+            )
+        ],
     )
     state = {
         "task_token": task_token,
         "intake": IntakeResult(outcome="opened", incident=incident(alarm_name)).model_dump(mode="json"),
-        "evidence": evidence.model_dump(mode="json"), "diagnosis": diagnosis.model_dump(mode="json"),
-        "plan": the_plan.model_dump(mode="json"), "policy": policy.model_dump(mode="json"),
+        "evidence": evidence.model_dump(mode="json"),
+        "diagnosis": diagnosis.model_dump(mode="json"),
+        "plan": the_plan.model_dump(mode="json"),
+        "policy": policy.model_dump(mode="json"),
         "control": {"handoffs": 4},
     }
     state.update(overrides)
     return state
 
 
-def configure(aws: Any, monkeypatch: Any, approvers: list[str] | None = None, required: int = 1,
-              ttl_seconds: int = 600) -> str:
+def configure(
+    aws: Any, monkeypatch: Any, approvers: list[str] | None = None, required: int = 1, ttl_seconds: int = 600
+) -> str:
     """Signing secret, verified sender and approval settings in the environment; returns the secret ARN."""
     forget_keys()
     arn = aws.client("secretsmanager").create_secret(Name="approval-signing", SecretString=SIGNING_KEY)["ARN"]
     aws.client("ses").verify_email_identity(EmailAddress=SENDER)
-    for name, value in {"APPROVAL_SIGNING_SECRET_ARN": arn, "APPROVAL_SENDER": SENDER, "APPROVAL_BASE_URL": BASE_URL,
-                        "APPROVERS": ",".join(APPROVERS if approvers is None else approvers),
-                        "REQUIRED_APPROVALS": str(required), "APPROVAL_TTL_SECONDS": str(ttl_seconds)}.items():
+    for name, value in {
+        "APPROVAL_SIGNING_SECRET_ARN": arn,
+        "APPROVAL_SENDER": SENDER,
+        "APPROVAL_BASE_URL": BASE_URL,
+        "APPROVERS": ",".join(APPROVERS if approvers is None else approvers),
+        "REQUIRED_APPROVALS": str(required),
+        "APPROVAL_TTL_SECONDS": str(ttl_seconds),
+    }.items():
         monkeypatch.setenv(name, value)
     return arn
 
@@ -135,17 +195,24 @@ def request_approval(lambda_context: Any, **state: Any) -> dict[str, Any]:
     return run_agent(REQUEST_APPROVAL, flow_state(**state), lambda_context)
 
 
-def put_pending(approvers: list[str] | None = None, required: int = 1, expires_in: int = 600,
-                plan_digest: str = "p" * 64) -> str:
+def put_pending(
+    approvers: list[str] | None = None, required: int = 1, expires_in: int = 600, plan_digest: str = "p" * 64
+) -> str:
     """Store a pending approval directly (no brief, no emails); return its id."""
     from controlroom.agents.request_approval import new_approval_id
     from controlroom.contracts import ApprovalRecord
     from controlroom.runtime import stores
 
     now = utcnow()
-    record = ApprovalRecord(approval_id=new_approval_id(), incident_id=INCIDENT_ID, plan_digest=plan_digest,
-                            approvers=APPROVERS if approvers is None else approvers, required_approvals=required,
-                            created_at=now, expires_at=now + timedelta(seconds=expires_in))
+    record = ApprovalRecord(
+        approval_id=new_approval_id(),
+        incident_id=INCIDENT_ID,
+        plan_digest=plan_digest,
+        approvers=APPROVERS if approvers is None else approvers,
+        required_approvals=required,
+        created_at=now,
+        expires_at=now + timedelta(seconds=expires_in),
+    )
     stores().checkpoint.put_approval(record, TASK_TOKEN)
     return record.approval_id
 

@@ -22,9 +22,13 @@ class EchoHandler:
 
     def __call__(self, event, context):
         self.events.append(event)
-        return {"statusCode": 201, "multiValueHeaders": {"X-Seen": ["a", "b"]},
-                "headers": {"Content-Type": "application/json"}, "body": json.dumps({"ok": True}),
-                "isBase64Encoded": False}
+        return {
+            "statusCode": 201,
+            "multiValueHeaders": {"X-Seen": ["a", "b"]},
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"ok": True}),
+            "isBase64Encoded": False,
+        }
 
 
 @pytest.fixture
@@ -39,11 +43,17 @@ def echo():
 def test_get_becomes_a_rest_event_with_decoded_query(echo):
     handler, base_url = echo
     # When a browser GETs a link with an encoded approver address
-    with urllib.request.urlopen(f"{base_url}/approvals/apr-1?approver=a%2Bops%40example.com&x=1&x=2") as response:
+    with urllib.request.urlopen(
+        f"{base_url}/approvals/apr-1?approver=a%2Bops%40example.com&x=1&x=2"
+    ) as response:
         status, headers, body = response.status, response.headers, json.loads(response.read())
     # Then the handler got a REST event Powertools can route, and the response came back intact
     event = handler.events[0]
-    assert (event["httpMethod"], event["path"], event["requestContext"]["stage"]) == ("GET", "/approvals/apr-1", "local")
+    assert (event["httpMethod"], event["path"], event["requestContext"]["stage"]) == (
+        "GET",
+        "/approvals/apr-1",
+        "local",
+    )
     assert event["queryStringParameters"] == {"approver": "a+ops@example.com", "x": "2"}
     assert event["multiValueQueryStringParameters"]["x"] == ["1", "2"]
     assert event["body"] is None and event["isBase64Encoded"] is False
@@ -57,7 +67,9 @@ def test_post_form_text_and_binary_bodies(echo):
     urllib.request.urlopen(urllib.request.Request(f"{base_url}/bin", data=b"\xff\x00\xfe", method="POST"))
     text_event, binary_event = handler.events
     assert text_event["body"] == "verdict=approve&comment=ok" and text_event["isBase64Encoded"] is False
-    assert binary_event["isBase64Encoded"] is True and base64.b64decode(binary_event["body"]) == b"\xff\x00\xfe"
+    assert (
+        binary_event["isBase64Encoded"] is True and base64.b64decode(binary_event["body"]) == b"\xff\x00\xfe"
+    )
 
 
 def test_handler_failure_is_a_502_not_a_dropped_connection():
