@@ -103,3 +103,11 @@ def test_past_incident_deadline_stops_close_before_it_changes_anything(opened, l
     with pytest.raises(TimeBudgetExceeded):
         run_agent(CLOSE, event, lambda_context)
     assert stores().checkpoint.get_incident(INCIDENT_ID).status is IncidentStatus.OPEN
+
+
+def test_rejection_without_cause_closes_rejected(opened, lambda_context):
+    # Given SendTaskFailure arrived without a cause (moto drops it)
+    event = state(intake=intake(), outcome="rejected", error={"Error": "ApprovalRejected", "Cause": None})
+    # When Close runs, Then the incident is REJECTED with a generic reason
+    result = run_agent(CLOSE, event, lambda_context)
+    assert result["status"] == "REJECTED" and "an approver rejected the plan" in result["summary"]

@@ -139,3 +139,11 @@ def test_long_subject_is_truncated_to_the_sns_limit(opened, lambda_context):
     run_agent(ESCALATE, event, lambda_context)
     (message,) = opened()
     assert len(message["Subject"]) == 100 and message["Subject"].endswith("...")
+
+
+def test_catch_without_cause_still_escalates(opened, lambda_context):
+    # Given a Catch result whose Cause is null (SendTaskFailure without a cause)
+    event = state(intake=intake(), reason="error", error={"Error": "ApprovalExpired", "Cause": None})
+    # When Escalate runs, Then the on-call still gets the error name
+    run_agent(ESCALATE, event, lambda_context)
+    assert "ApprovalExpired: (no cause given)" in opened()[0]["Message"]

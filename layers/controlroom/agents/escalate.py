@@ -59,7 +59,8 @@ def escalation_message(request: EscalateInput) -> str:
     else:
         lines.insert(0, "No incident was opened (the flow failed before or in Intake).")
     if request.error is not None and (request.error.error or request.error.cause):
-        lines.append(f"Error: {request.error.error or 'unknown'}: {request.error.cause[:2000]}")
+        cause = (request.error.cause or "(no cause given)")[:2000]
+        lines.append(f"Error: {request.error.error or 'unknown'}: {cause}")
     lines.extend(_diagnosis_lines(request))
     lines.extend(_plan_lines(request))
     lines.extend(_outcome_lines(request))
