@@ -1,10 +1,12 @@
 """Lambda entry point of the approval callback: a web endpoint (Powertools REST resolver), not an agent."""
 
+from aws_lambda_powertools.logging import correlation_paths
+
 from controlroom.approval.app import app
 from controlroom.runtime import logger, metrics, tracer
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event, context):
