@@ -31,8 +31,9 @@ class FlowControl(LenientInput):
 class FlowError(LenientInput):
     """What a Catch put under $.error: the error name and its cause text."""
 
-    error: str = Field("", alias="Error")
-    cause: str = Field("", alias="Cause")
+    error: str | None = Field("", alias="Error")
+    # SendTaskFailure's cause can be absent (and moto 5.2.5 drops it): never reject a Catch result for that.
+    cause: str | None = Field("", alias="Cause")
 
 
 class _IncidentInput(LenientInput):
