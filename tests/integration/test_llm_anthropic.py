@@ -10,6 +10,7 @@ import pytest
 
 from controlroom.llm import diagnose_with_model, model_deps, plan_with_model
 from controlroom.llm.recording import ExchangeRecorder
+from controlroom.runtime.observability import metrics
 from tests.unit.test_llm_fixtures import (
     GOOD_DIAGNOSIS,
     GOOD_PLAN,
@@ -44,6 +45,7 @@ def test_good_answer_becomes_an_llm_diagnosis_with_usage_and_cost(aws):
     # Given the Messages API answers with a valid diagnosis tool call
     api = MessagesApi(message_body(GOOD_DIAGNOSIS, tokens_in=1000, tokens_out=300))
     ctx = agent_ctx()
+    metrics.clear_metrics()
     # When Diagnose runs its model path
     diagnosis = diagnose_with_model(
         diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=anthropic_model(api))
@@ -57,6 +59,11 @@ def test_good_answer_becomes_an_llm_diagnosis_with_usage_and_cost(aws):
     )
     assert (ctx.tokens_in, ctx.tokens_out) == (1000, 300)
     assert ctx.cost_usd == pytest.approx((1000 * 3 + 300 * 15) / 1_000_000)
+    # And the cost, tokens and latency went out as EMF metrics
+    assert metrics.metric_set["ModelCostUsd"]["Value"] == [pytest.approx(0.0075)]
+    assert metrics.metric_set["ModelTokensIn"]["Value"] == [1000.0]
+    assert "ModelLatency" in metrics.metric_set
+    metrics.clear_metrics()
     # And the request forced the contract-derived tool and carried the time budget as its timeout
     sent = api.requests[0]
     assert sent["tool_choice"] == {"type": "tool", "name": "record_diagnosis"}

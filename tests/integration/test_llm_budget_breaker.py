@@ -151,3 +151,13 @@ def test_only_one_probe_goes_out_when_the_cool_down_ends(aws, monkeypatch):
     # Then exactly one of them gets the probe
     assert [breaker.allow(), other.allow()] == [True, False]
     assert breaker.state() == HALF_OPEN
+
+
+def test_no_incident_means_no_budget_to_charge_and_no_call(aws):
+    model = ScriptedModel([GOOD_DIAGNOSIS])
+    ctx = agent_ctx()
+    ctx.incident_id = None
+    diagnosis = diagnose_with_model(
+        diagnose_input(), ctx, fallback_diagnosis, deps=model_deps(ctx, client=model)
+    )
+    assert diagnosis.produced_by == "fallback" and model.requests == []

@@ -144,8 +144,11 @@ def _one_call(
         metrics.add_metric(name="ModelBreakerOpen", unit=MetricUnit.Count, value=1)
         raise FallbackRequired("breaker_open", deps.client.endpoint)
     timeout = _timeout(ctx, deps)
-    incident_id = ctx.incident_id or "unknown"
-    reservation = deps.budget.reserve(incident_id, deps.max_tokens) if deps.budget is not None else None
+    if deps.budget is not None and not ctx.incident_id:
+        raise FallbackRequired("no_incident", "a token budget needs an incident to charge")
+    reservation = (
+        deps.budget.reserve(ctx.incident_id or "", deps.max_tokens) if deps.budget is not None else None
+    )
     if deps.budget is not None and reservation is None:
         metrics.add_metric(name="TokenBudgetExhausted", unit=MetricUnit.Count, value=1)
         _note(ctx, "token budget", "token budget exhausted (100%): model not called")
