@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from infra_cdk.app import build_app
 
 
-def _report(outdir: Path) -> dict[str, object]:
+def _report(outdir: Path) -> dict[str, Any]:
     return dict(json.loads((outdir / "validation-report.json").read_text()))
 
 
@@ -22,7 +22,8 @@ def test_aws_solutions_checks_pass(env: str, synth: Callable[..., Any]) -> None:
     # finding left unacknowledged would have raised ValidationFailed there)
     stack, _ = synth(env)
     # Then the validation report records the pack's success
-    (report,) = _report(Path(stack.node.root.outdir))["pluginReports"]  # type: ignore[misc]
+    reports: list[dict[str, Any]] = _report(Path(stack.node.root.outdir))["pluginReports"]
+    (report,) = reports
     assert report["pluginName"] == "AwsSolutions"
     assert report["conclusion"] == "success"
 
