@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
-from infra_cdk.components.agents import function_name, pascal
+from infra_cdk.app import build_app
+from infra_cdk.components.agents import MissingFunctionCode, function_name, pascal
 from infra_cdk.components.permissions import AGENTS
 
 from controlroom.settings import Settings, load_settings
@@ -185,3 +189,16 @@ def test_roles_are_named_per_agent(local_json: dict[str, Any]) -> None:
     assert {function_name("controlroom-local", agent) for agent in AGENTS} <= set(
         statements_by_role(local_json)
     )
+
+
+def test_synth_fails_naming_every_missing_handler(tmp_path: Path, functions_dir: Path) -> None:
+    # Given a functions/ folder where two agents have no handler yet
+    partial = tmp_path / "functions"
+    shutil.copytree(functions_dir, partial)
+    for agent in ("verify", "request_approval"):
+        shutil.rmtree(partial / agent)
+    # When the app is built, then it refuses, naming both missing handlers
+    with pytest.raises(MissingFunctionCode) as missing:
+        build_app({"env": "local"}, outdir=str(tmp_path / "out"), functions_dir=partial)
+    assert "functions/request_approval/handler.py" in str(missing.value)
+    assert "functions/verify/handler.py" in str(missing.value)
