@@ -189,3 +189,21 @@ def test_big_bodies_without_a_bucket_are_truncated_with_a_note(aws, monkeypatch)
     exchange = load_recording(stores().checkpoint, INCIDENT_ID).exchanges[0]
     assert exchange.request is None and exchange.reply.tool_input == GOOD_DIAGNOSIS
     assert exchange.notes == ("request truncated to 64 KB (no MODEL_RECORD_BUCKET)",)
+
+
+def test_a_stale_sequence_number_never_overwrites_a_recorded_exchange(aws, monkeypatch):
+    # Given one exchange recorded, and a second writer that read the tail before it was written
+    from controlroom.llm.recording import ExchangeRecorder
+
+    model = ScriptedModel({"diagnose": [GOOD_DIAGNOSIS]})
+    _decide_incident(model)
+    recorder = ExchangeRecorder(aws.dynamodb.Table(aws.checkpoint_table))
+    stale = iter([1])
+    real_next = recorder._next_seq
+    monkeypatch.setattr(recorder, "_next_seq", lambda incident_id: next(stale, None) or real_next(incident_id))
+    # When it records its exchange
+    seq = recorder.record(INCIDENT_ID, "plan", model.requests[0], None, error="boom")
+    # Then the first exchange is intact and the new one took the next free number
+    exchanges = recorder.exchanges(INCIDENT_ID)
+    assert seq == exchanges[-1].seq and exchanges[0].reply.tool_input == GOOD_DIAGNOSIS
+    assert exchanges[-1].error == "boom"

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controlroom.contracts import canonical_json, digest, isoformat, utcnow
+from controlroom.errors import TransientDependencyError
 from controlroom.llm.port import ModelReply, ModelRequest
 
 SCHEMA_VERSION = 1
@@ -112,11 +113,16 @@ class ExchangeRecorder:
             reply_body = self._body(incident_id, "reply", reply.to_json())
             notes = [*bodies.pop("notes", []), *reply_body.pop("notes", [])]
             bodies = {**bodies, **reply_body, **({"notes": notes} if notes else {})}
+        return self._put_next(incident_id, {**attributes, **bodies})
+
+    def _put_next(self, incident_id: str, fields: dict[str, Any]) -> int:
+        # Two agents of one incident never run at once, but a retried Lambda may: the conditional
+        # put makes a sequence number go to exactly one exchange.
         for _ in range(_ATTEMPTS):
             seq = self._next_seq(incident_id)
             try:
                 self._table.put_item(
-                    Item={"pk": f"INCIDENT#{incident_id}", "sk": f"MODEL#{seq:05d}", **attributes, **bodies},
+                    Item={"pk": f"INCIDENT#{incident_id}", "sk": f"MODEL#{seq:05d}", **fields},
                     ConditionExpression="attribute_not_exists(sk)",
                 )
             except ClientError as exc:
@@ -124,7 +130,7 @@ class ExchangeRecorder:
                     raise
                 continue
             return seq
-        raise RuntimeError(f"could not allocate a model record sequence for {incident_id}")
+        raise TransientDependencyError(f"could not allocate a model record sequence for {incident_id}")
 
     def put_input(self, incident_id: str, purpose: str, agent_input: dict[str, Any]) -> None:
         """Keep the agent input a model path decided from, so a replay can run the same decision again."""
