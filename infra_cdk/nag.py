@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Acknowledgment, App, CfnResource, Stack, Token, Validations
 from cdk_nag import AwsSolutionsChecks
 
@@ -49,14 +51,14 @@ STAR_REASON = (
 )
 
 
-def _rendered(stack: Stack, value: str, pseudo: str) -> str:
+def _rendered(value: str, pseudo: str) -> str:
     # cdk-nag names a finding by the resolved ARN: tokens appear as <AWS::Region>/<AWS::AccountId>.
     return f"<{pseudo}>" if Token.is_unresolved(value) else value
 
 
 def _arn(stack: Stack, service: str, resource: str) -> str:
-    region = _rendered(stack, stack.region, "AWS::Region")
-    account = _rendered(stack, stack.account, "AWS::AccountId")
+    region = _rendered(stack.region, "AWS::Region")
+    account = _rendered(stack.account, "AWS::AccountId")
     return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"
 
 
@@ -65,8 +67,7 @@ def _ack(construct: object, rule: str, reason: str) -> None:
 
 
 def _acknowledge_agents(stack: ControlroomStack) -> None:
-    table = stack.data.checkpoint_table.node.default_child
-    assert isinstance(table, CfnResource)
+    table = cast(CfnResource, stack.data.checkpoint_table.node.default_child)
     index = f"<{stack.get_logical_id(table)}.Arn>/index/*"
     for agent in AGENTS:
         role = stack.agents.roles[agent]
