@@ -86,7 +86,12 @@ class ControlroomStack(Stack):
             retain=config.removal_policy == "retain",
         )
         self.incident_response = IncidentResponse(
-            self, "IncidentResponse", prefix=prefix, config=config, functions=self.agents.functions
+            self,
+            "IncidentResponse",
+            prefix=prefix,
+            config=config,
+            functions=self.agents.functions,
+            topic=self.data.topic,
         )
         self._outputs()
 

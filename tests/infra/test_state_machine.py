@@ -84,3 +84,20 @@ def test_rule_filters_by_alarm_name_prefix_when_set(synth: Callable[..., Any]) -
         "state": {"value": ["ALARM"]},
         "alarmName": [{"prefix": "cr-"}],
     }
+
+
+def test_control_plane_failures_page_humans(local_json: dict[str, Any]) -> None:
+    # Given the stack's own CloudWatch alarms
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in resources_of(local_json, "AWS::CloudWatch::Alarm").values()
+    }
+    topic = next(iter(resources_of(local_json, "AWS::SNS::Topic")))
+    # Then a failed execution (Escalate itself failed) and an event stuck in the DLQ each notify the topic
+    failed = alarms["controlroom-local-executions-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    dlq = alarms["controlroom-local-alarm-dlq-not-empty"]
+    assert (dlq["Namespace"], dlq["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    for alarm in (failed, dlq):
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+        assert alarm["Threshold"] == 1
