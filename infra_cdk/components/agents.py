@@ -110,18 +110,40 @@ class AgentFunctions(Construct):
         self, agent: str, folder: Path, env_name: str, config: EnvironmentConfig, res: Resources
     ) -> None:
         name = function_name(res.prefix, agent)
-        retain = config.removal_policy == "retain"
-        construct_id = pascal(agent)
         log_group = logs.LogGroup(
             self,
-            f"{construct_id}Logs",
+            f"{pascal(agent)}Logs",
             log_group_name=f"/aws/lambda/{name}",
             retention=logs.RetentionDays[config.log_retention_name],
-            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN
+            if config.removal_policy == "retain"
+            else RemovalPolicy.DESTROY,
         )
+        self.roles[agent] = self._role(agent, name, env_name, log_group, res)
+        self.functions[agent] = lambda_.Function(
+            self,
+            f"{pascal(agent)}Function",
+            function_name=name,
+            code=lambda_.Code.from_asset(str(folder), exclude=ASSET_EXCLUDES),
+            handler="handler.handler",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            layers=[self.layer],
+            role=self.roles[agent],
+            tracing=lambda_.Tracing.ACTIVE,
+            timeout=Duration.seconds(config.agent_timeout_seconds),
+            memory_size=512,
+            environment=agent_environment(env_name, config, res, agent),
+            log_group=log_group,
+            description=f"controlroom {agent} agent",
+        )
+
+    def _role(
+        self, agent: str, name: str, env_name: str, log_group: logs.LogGroup, res: Resources
+    ) -> iam.Role:
         role = iam.Role(
             self,
-            f"{construct_id}Role",
+            f"{pascal(agent)}Role",
             role_name=name,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"controlroom {agent} agent ({env_name}): least privilege",
@@ -134,21 +156,4 @@ class AgentFunctions(Construct):
         )
         for statement in agent_statements(agent, res):
             role.add_to_policy(statement)
-        self.roles[agent] = role
-        self.functions[agent] = lambda_.Function(
-            self,
-            f"{construct_id}Function",
-            function_name=name,
-            code=lambda_.Code.from_asset(str(folder), exclude=ASSET_EXCLUDES),
-            handler="handler.handler",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
-            layers=[self.layer],
-            role=role,
-            tracing=lambda_.Tracing.ACTIVE,
-            timeout=Duration.seconds(config.agent_timeout_seconds),
-            memory_size=512,
-            environment=agent_environment(env_name, config, res, agent),
-            log_group=log_group,
-            description=f"controlroom {agent} agent",
-        )
+        return role
