@@ -25,8 +25,9 @@ def measure(target: str) -> tuple[float, bool]:
     samples, loads_anthropic = [], False
     env = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1", "PATH": ""}
     for _ in range(RUNS):
-        result = subprocess.run([sys.executable, "-c", _PROBE, target], capture_output=True, text=True, env=env,
-                                check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE, target], capture_output=True, text=True, env=env, check=False
+        )
         if result.returncode != 0:
             raise RuntimeError(result.stderr.strip().splitlines()[-1])
         out = result.stdout.split()

@@ -57,12 +57,16 @@ def main() -> None:
     agent_writes = {op: n for op, n in dynamodb_calls.items() if op in WRITES}
     print(f"one incident on the local engine, happy path (approve) -> {view.terminal_state}")
     print(f"  state transitions          {transitions}")
-    print(f"  Lambda invocations         {len(executor.INVOCATIONS)} "
-          f"({', '.join(inv.agent for inv in executor.INVOCATIONS)})")
+    print(
+        f"  Lambda invocations         {len(executor.INVOCATIONS)} "
+        f"({', '.join(inv.agent for inv in executor.INVOCATIONS)})"
+    )
     print(f"  DynamoDB writes            {sum(agent_writes.values())} {dict(sorted(agent_writes.items()))}")
     print(f"  DynamoDB reads             {sum(n for op, n in dynamodb_calls.items() if op not in WRITES)}")
     print(f"  wall time alarm->approval  {to_approval_s:.2f} s")
-    print(f"  wall time alarm->{view.terminal_state:<9} {total_s:.2f} s (includes the Verify wait of the local env)")
+    print(
+        f"  wall time alarm->{view.terminal_state:<9} {total_s:.2f} s (includes the Verify wait of the local env)"
+    )
     print(f"  engine start + deploy      {start_s:.2f} s; cdk synth (pinned CLI) {synth_s:.2f} s")
     if view.terminal_state != "Resolved":
         sys.exit(1)

@@ -33,21 +33,40 @@ class Settings(BaseModel):
     ACTION_DRY_RUN: bool = False
     AGENT_NAME: str = "unknown"
     APPROVAL_BASE_URL: str = Field("", description="Base URL of the approval callback (no trailing /).")
-    APPROVAL_SENDER: str = Field("controlroom@example.com", description="SES Source address of approval emails.")
-    APPROVAL_SIGNING_SECRET_ARN: str = Field("", description="Secrets Manager secret holding the link HMAC key.")
+    APPROVAL_SENDER: str = Field(
+        "controlroom@example.com", description="SES Source address of approval emails."
+    )
+    APPROVAL_SIGNING_SECRET_ARN: str = Field(
+        "", description="Secrets Manager secret holding the link HMAC key."
+    )
     MODEL_PROVIDER: Literal["none", "anthropic", "bedrock", "scripted"] = Field(
-        "none", description="Which model Diagnose and Plan call; none = always the deterministic fallback.")
-    MODEL_ID: str = Field("claude-sonnet-4-6", description="Model id (Anthropic API) or Bedrock model/profile id.")
-    MODEL_API_KEY_SECRET_ARN: str = Field("", description="Secrets Manager secret holding the Anthropic API key.")
-    MODEL_MAX_TOKENS: int = Field(2048, ge=64, le=64000, description="Output tokens asked for per model call.")
+        "none", description="Which model Diagnose and Plan call; none = always the deterministic fallback."
+    )
+    MODEL_ID: str = Field(
+        "claude-sonnet-4-6", description="Model id (Anthropic API) or Bedrock model/profile id."
+    )
+    MODEL_API_KEY_SECRET_ARN: str = Field(
+        "", description="Secrets Manager secret holding the Anthropic API key."
+    )
+    MODEL_MAX_TOKENS: int = Field(
+        2048, ge=64, le=64000, description="Output tokens asked for per model call."
+    )
     MODEL_MAX_RETRIES: int = Field(2, ge=0, le=5, description="SDK retries on 429/5xx/timeouts per call.")
     MODEL_TIMEOUT_SECONDS: float = Field(60.0, gt=0, description="Upper bound of one model call's timeout.")
-    MODEL_SCRIPT_FILE: str = Field("", description="JSON script the scripted provider answers from (local demo).")
+    MODEL_SCRIPT_FILE: str = Field(
+        "", description="JSON script the scripted provider answers from (local demo)."
+    )
     MODEL_RECORD_BUCKET: str = Field("", description="S3 bucket for recorded model bodies over 64 KB.")
     MODEL_PRICE_TABLE: str = Field("", description='JSON {"model-id": [usd_per_mtok_in, usd_per_mtok_out]}.')
-    TOKEN_BUDGET_PER_INCIDENT: int = Field(60000, ge=0, description="Tokens (in + out) all model calls may use.")
-    BREAKER_FAILURE_THRESHOLD: int = Field(3, ge=1, description="Consecutive model failures that open the breaker.")
-    BREAKER_COOLDOWN_SECONDS: int = Field(120, ge=1, description="Seconds an open breaker waits before a probe.")
+    TOKEN_BUDGET_PER_INCIDENT: int = Field(
+        60000, ge=0, description="Tokens (in + out) all model calls may use."
+    )
+    BREAKER_FAILURE_THRESHOLD: int = Field(
+        3, ge=1, description="Consecutive model failures that open the breaker."
+    )
+    BREAKER_COOLDOWN_SECONDS: int = Field(
+        120, ge=1, description="Seconds an open breaker waits before a probe."
+    )
 
     @property
     def approvers(self) -> list[str]:

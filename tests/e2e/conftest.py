@@ -64,8 +64,11 @@ def fire_one(client: EngineClient, event: dict) -> str:
 
 def history_states(client: EngineClient, execution_arn: str) -> list[str]:
     """Names of the states the execution entered, in order."""
-    return [e["stateEnteredEventDetails"]["name"] for e in client.history(execution_arn)
-            if e["type"].endswith("StateEntered")]
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in client.history(execution_arn)
+        if e["type"].endswith("StateEntered")
+    ]
 
 
 def finished(client: EngineClient, execution_arn: str, timeout: float = 90.0) -> ExecutionView:

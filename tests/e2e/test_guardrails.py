@@ -103,8 +103,11 @@ def test_audit_tampering_is_detected_by_the_cli(engine, capsys):
     assert cli.main(["audit", "verify", incident_id]) == 0
     # When someone edits the third audit record of the incident
     client.aws("dynamodb").update_item(
-        TableName=client.outputs["AuditTableName"], Key={"chain_id": {"S": incident_id}, "seq": {"N": "3"}},
-        UpdateExpression="SET actor = :a", ExpressionAttributeValues={":a": {"S": "agent:someone-else"}})
+        TableName=client.outputs["AuditTableName"],
+        Key={"chain_id": {"S": incident_id}, "seq": {"N": "3"}},
+        UpdateExpression="SET actor = :a",
+        ExpressionAttributeValues={":a": {"S": "agent:someone-else"}},
+    )
     # Then `controlroom audit verify` fails and names that record
     capsys.readouterr()
     assert cli.main(["audit", "verify", incident_id]) == 1

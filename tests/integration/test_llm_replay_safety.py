@@ -200,7 +200,9 @@ def test_a_stale_sequence_number_never_overwrites_a_recorded_exchange(aws, monke
     recorder = ExchangeRecorder(aws.dynamodb.Table(aws.checkpoint_table))
     stale = iter([1])
     real_next = recorder._next_seq
-    monkeypatch.setattr(recorder, "_next_seq", lambda incident_id: next(stale, None) or real_next(incident_id))
+    monkeypatch.setattr(
+        recorder, "_next_seq", lambda incident_id: next(stale, None) or real_next(incident_id)
+    )
     # When it records its exchange
     seq = recorder.record(INCIDENT_ID, "plan", model.requests[0], None, error="boom")
     # Then the first exchange is intact and the new one took the next free number

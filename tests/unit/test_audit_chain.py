@@ -24,8 +24,11 @@ def test_tampered_payload_is_named(aws):
     for n in range(3):
         log.append("inc-0000000000000002", "decision", "agent:x", {"n": n})
     # When someone edits the second record's payload in place
-    table.update_item(Key={"chain_id": "inc-0000000000000002", "seq": 2},
-                      UpdateExpression="SET payload = :p", ExpressionAttributeValues={":p": '{"n":99}'})
+    table.update_item(
+        Key={"chain_id": "inc-0000000000000002", "seq": 2},
+        UpdateExpression="SET payload = :p",
+        ExpressionAttributeValues={":p": '{"n":99}'},
+    )
     # Then verification fails at exactly that record
     report = log.verify("inc-0000000000000002")
     assert not report.ok

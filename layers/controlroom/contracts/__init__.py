@@ -22,7 +22,13 @@ from controlroom.contracts.approval import (
 from controlroom.contracts.base import CONTRACT_VERSION, canonical_json, digest, isoformat, utcnow
 from controlroom.contracts.decision import DecisionRecord, ToolCall
 from controlroom.contracts.diagnosis import Diagnosis, Hypothesis
-from controlroom.contracts.evidence import ChangeRecord, EvidenceBundle, LogSample, MetricSeries, MissingEvidence
+from controlroom.contracts.evidence import (
+    ChangeRecord,
+    EvidenceBundle,
+    LogSample,
+    MetricSeries,
+    MissingEvidence,
+)
 from controlroom.contracts.execution import (
     ActionResult,
     CloseResult,
@@ -30,7 +36,13 @@ from controlroom.contracts.execution import (
     ExecutionReport,
     VerifyResult,
 )
-from controlroom.contracts.incident import AlarmSummary, IncidentRef, IncidentStatus, IntakeResult, ResourceRef
+from controlroom.contracts.incident import (
+    AlarmSummary,
+    IncidentRef,
+    IncidentStatus,
+    IntakeResult,
+    ResourceRef,
+)
 from controlroom.contracts.plan import Plan
 from controlroom.contracts.policy import ActionDecision, AutonomyMode, PolicyDecision
 

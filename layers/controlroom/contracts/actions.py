@@ -110,7 +110,13 @@ Action = Annotated[
 
 CATALOG: dict[str, type[Contract]] = {
     cls.model_fields["type"].default: cls
-    for cls in (RollbackLambdaAlias, RollbackEcsService, StopCodeDeployDeployment, RunSsmAutomation, NotifyOnly)
+    for cls in (
+        RollbackLambdaAlias,
+        RollbackEcsService,
+        StopCodeDeployDeployment,
+        RunSsmAutomation,
+        NotifyOnly,
+    )
 }
 
 

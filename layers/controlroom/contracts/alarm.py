@@ -53,7 +53,9 @@ class AlarmMetric(_EventModel):
 
     id: str
     metric_stat: MetricStat | None = Field(None, alias="metricStat")
-    expression: str | None = Field(None, description="Metric math, e.g. 'm1/m2' or ANOMALY_DETECTION_BAND(m1, 2).")
+    expression: str | None = Field(
+        None, description="Metric math, e.g. 'm1/m2' or ANOMALY_DETECTION_BAND(m1, 2)."
+    )
     label: str | None = None
     return_data: bool = Field(True, alias="returnData")
 

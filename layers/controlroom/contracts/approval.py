@@ -92,6 +92,8 @@ class ApprovalBrief(Contract):
     actions: list[BriefAction] = Field(default_factory=list)
     policy_outcome: str = ""
     policy_reason: str = ""
-    changes: list[str] = Field(default_factory=list, description="Recent changes Evidence found, one line each.")
+    changes: list[str] = Field(
+        default_factory=list, description="Recent changes Evidence found, one line each."
+    )
     missing_evidence: list[str] = Field(default_factory=list, description="Evidence that could not be read.")
     expires_at: datetime

@@ -42,6 +42,7 @@ class DecisionRecord(Contract):
     cost_usd: float = 0.0
     error_type: str | None = None
     error_message: str | None = None
-    redactions: dict[str, int] = Field(default_factory=dict,
-                                       description="What was redacted before text reached a model, by kind.")
+    redactions: dict[str, int] = Field(
+        default_factory=dict, description="What was redacted before text reached a model, by kind."
+    )
     notes: list[str] = Field(default_factory=list, description="Timeline notes, e.g. a token-budget warning.")

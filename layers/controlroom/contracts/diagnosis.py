@@ -9,7 +9,9 @@ from pydantic import Field, model_validator
 from controlroom.contracts.base import Contract
 
 ProducedBy = Literal["llm", "fallback"]
-Cause = Literal["recent_change", "deployment_in_progress", "resource_saturation", "dependency_failure", "unknown"]
+Cause = Literal[
+    "recent_change", "deployment_in_progress", "resource_saturation", "dependency_failure", "unknown"
+]
 
 
 class Hypothesis(Contract):

@@ -46,10 +46,16 @@ class CloseResult(Contract):
 class EscalationResult(Contract):
     """What Escalate did: the incident's final status (if there was one) and whom it told."""
 
-    incident_id: str | None = Field(None, description="None when the flow failed before an incident was opened.")
-    status: IncidentStatus | None = Field(None, description="ESCALATED, QUARANTINED, or None without an incident.")
+    incident_id: str | None = Field(
+        None, description="None when the flow failed before an incident was opened."
+    )
+    status: IncidentStatus | None = Field(
+        None, description="ESCALATED, QUARANTINED, or None without an incident."
+    )
     reason: str = Field(..., description="Why the flow escalated (the state machine's $.reason).")
     summary: str
     notified: bool
-    expired_approvals: list[str] = Field(default_factory=list, description="Approvals expired by this escalation.")
+    expired_approvals: list[str] = Field(
+        default_factory=list, description="Approvals expired by this escalation."
+    )
     escalated_at: datetime

@@ -56,11 +56,16 @@ def render_schemas() -> dict[str, str]:
 def drift(schema_dir: Path) -> list[str]:
     """Names of schema files that are missing, stale or no longer generated."""
     expected = render_schemas()
-    problems = [f"{name}: {'stale' if (schema_dir / name).exists() else 'missing'}"
-                for name, text in expected.items()
-                if not (schema_dir / name).exists() or (schema_dir / name).read_text() != text]
-    problems += [f"{path.name}: not generated from any contract"
-                 for path in schema_dir.glob("*.schema.json") if path.name not in expected]
+    problems = [
+        f"{name}: {'stale' if (schema_dir / name).exists() else 'missing'}"
+        for name, text in expected.items()
+        if not (schema_dir / name).exists() or (schema_dir / name).read_text() != text
+    ]
+    problems += [
+        f"{path.name}: not generated from any contract"
+        for path in schema_dir.glob("*.schema.json")
+        if path.name not in expected
+    ]
     return problems
 
 

@@ -19,8 +19,19 @@ from controlroom.contracts.incident import IncidentRef, IntakeResult
 from controlroom.contracts.plan import Plan
 from controlroom.contracts.policy import PolicyDecision
 
-FLOW_PARTS = ("event", "intake", "evidence", "diagnosis", "plan", "policy", "approval", "execution", "verify",
-              "control", "error")
+FLOW_PARTS = (
+    "event",
+    "intake",
+    "evidence",
+    "diagnosis",
+    "plan",
+    "policy",
+    "approval",
+    "execution",
+    "verify",
+    "control",
+    "error",
+)
 
 
 class FlowControl(LenientInput):
@@ -102,8 +113,15 @@ class CloseInput(_IncidentInput):
 class EscalateInput(LenientInput):
     """Escalate must work from any point, so every part is optional."""
 
-    reason: Literal["error", "policy_deny", "quarantine", "not_recovered", "approval_timeout", "handoff_limit",
-                    "shadow_mode"]
+    reason: Literal[
+        "error",
+        "policy_deny",
+        "quarantine",
+        "not_recovered",
+        "approval_timeout",
+        "handoff_limit",
+        "shadow_mode",
+    ]
     intake: IntakeResult | None = None
     diagnosis: Diagnosis | None = None
     plan: Plan | None = None

@@ -24,15 +24,21 @@ class IncidentStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in {IncidentStatus.RESOLVED, IncidentStatus.ESCALATED, IncidentStatus.REJECTED,
-                        IncidentStatus.QUARANTINED}
+        return self in {
+            IncidentStatus.RESOLVED,
+            IncidentStatus.ESCALATED,
+            IncidentStatus.REJECTED,
+            IncidentStatus.QUARANTINED,
+        }
 
 
 class ResourceRef(Contract):
     """The AWS resource an alarm is about, derived from its metric dimensions."""
 
     kind: ResourceKind = Field(..., description="Which adapter family can act on it.")
-    name: str = Field(..., description="Function, service or deployment-group name; the alarm name if unknown.")
+    name: str = Field(
+        ..., description="Function, service or deployment-group name; the alarm name if unknown."
+    )
     qualifier: str | None = Field(None, description="Lambda alias, if the metric names one.")
     cluster: str | None = Field(None, description="ECS cluster, for ECS services.")
     application: str | None = Field(None, description="CodeDeploy application, for deployment groups.")

@@ -41,4 +41,6 @@ class Plan(Contract):
 
     @computed_field(description="SHA-256 of the incident id and the actions: what an approver approves.")
     def plan_digest(self) -> str:
-        return digest({"incident_id": self.incident_id, "actions": [a.model_dump(mode="json") for a in self.actions]})
+        return digest(
+            {"incident_id": self.incident_id, "actions": [a.model_dump(mode="json") for a in self.actions]}
+        )

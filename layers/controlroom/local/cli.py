@@ -40,7 +40,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     assert engine.client is not None
     print(f"local AWS on {engine.client.endpoint}; approvals served on {engine.client.gateway_url}")
     print(f"state machine {engine.outputs['StateMachineArn']}")
-    print("ready: in another terminal, `controlroom fire events/alarm_lambda_errors.json --now`. Ctrl-C stops.")
+    print(
+        "ready: in another terminal, `controlroom fire events/alarm_lambda_errors.json --now`. Ctrl-C stops."
+    )
     try:
         while True:
             time.sleep(3600)
@@ -58,8 +60,10 @@ def cmd_fire(args: argparse.Namespace) -> int:
     client = _client()
     started = client.fire(event)
     if not started:
-        print("no rule matched this event: EventBridge started nothing (the rule wants source aws.cloudwatch, "
-              "detail-type 'CloudWatch Alarm State Change', state ALARM and an opted-in alarm name)")
+        print(
+            "no rule matched this event: EventBridge started nothing (the rule wants source aws.cloudwatch, "
+            "detail-type 'CloudWatch Alarm State Change', state ALARM and an opted-in alarm name)"
+        )
         return EXIT_FAILED
     for arn in started:
         print(f"started {arn}")
@@ -72,6 +76,24 @@ def cmd_fire(args: argparse.Namespace) -> int:
 def cmd_approvals(args: argparse.Namespace) -> int:
     client = _client()
     print(render.approvals(client.pending_approvals(), client.gateway_url))
+    return EXIT_OK
+
+
+def cmd_inbox(args: argparse.Namespace) -> int:
+    import json
+    import urllib.request
+
+    from controlroom.local.engine import INBOX_PATH
+
+    client = _client()
+    with urllib.request.urlopen(client.gateway_url.rstrip("/") + INBOX_PATH, timeout=10) as response:
+        emails = json.loads(response.read())
+    if not emails:
+        print("the local inbox is empty: no approval email was sent yet")
+    for email in emails:
+        print(f"to {', '.join(email['to'])}: {email['subject']}")
+        for link in email["links"]:
+            print(f"  {link}")
     return EXIT_OK
 
 
@@ -96,11 +118,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="controlroom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="synthesize, deploy locally, fire the sample alarm, approve, show the timeline")
-    demo.add_argument("--decision", choices=["approve", "reject"], help="decide without asking (exit 0 only if "
-                      "the flow reaches the expected terminal state)")
+    demo = sub.add_parser(
+        "demo", help="synthesize, deploy locally, fire the sample alarm, approve, show the timeline"
+    )
+    demo.add_argument(
+        "--decision",
+        choices=["approve", "reject"],
+        help="decide without asking (exit 0 only if the flow reaches the expected terminal state)",
+    )
     demo.add_argument("--port", type=int, default=0, help="port for local AWS (default: a free one)")
-    demo.add_argument("--protected", action="store_true", help="tag the service controlroom:protected (policy deny)")
+    demo.add_argument(
+        "--protected", action="store_true", help="tag the service controlroom:protected (policy deny)"
+    )
     demo.set_defaults(func=cmd_demo)
     up = sub.add_parser("up", help="run the local engine until Ctrl-C")
     up.add_argument("--port", type=int, default=4599)
@@ -114,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
     fire.add_argument("--timeout", type=float, default=120.0)
     fire.set_defaults(func=cmd_fire)
     sub.add_parser("approvals", help="list pending approvals").set_defaults(func=cmd_approvals)
+    sub.add_parser("inbox", help="approval emails sent by the local engine, with their links").set_defaults(
+        func=cmd_inbox
+    )
     for verdict in ("approve", "reject"):
         decide = sub.add_parser(verdict, help=f"{verdict} a pending approval as cli:<user>")
         decide.add_argument("approval_id")
@@ -137,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (EngineNotRunning, ValueError, FileNotFoundError, ControlroomError, OSError, TimeoutError) as exc:
         print(f"controlroom {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ValueError | EngineNotRunning | FileNotFoundError) else EXIT_FAILED
+        return (
+            EXIT_USAGE if isinstance(exc, ValueError | EngineNotRunning | FileNotFoundError) else EXIT_FAILED
+        )
     except KeyboardInterrupt:
         return 130
 

@@ -34,8 +34,12 @@ class EngineClient:
 
     def __init__(self, endpoint: str, outputs: dict[str, str], gateway_url: str = "") -> None:
         self.endpoint, self.outputs, self.gateway_url = endpoint, outputs, gateway_url
-        self._session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
-                                      aws_session_token="local", region_name="us-east-1")
+        self._session = boto3.Session(
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            aws_session_token="local",
+            region_name="us-east-1",
+        )
         dynamodb = self._session.resource("dynamodb", endpoint_url=endpoint)
         self.checkpoint = DynamoCheckpointStore(dynamodb.Table(outputs["CheckpointTableName"]))
         self.audit = DynamoAuditLog(dynamodb.Table(outputs["AuditTableName"]))
@@ -44,14 +48,18 @@ class EngineClient:
     def from_state_file(cls, path: Path | None = None) -> EngineClient:
         path = path or state_dir() / "local.json"
         if not path.is_file():
-            raise EngineNotRunning("no local engine is running in this checkout: start one with `controlroom up`")
+            raise EngineNotRunning(
+                "no local engine is running in this checkout: start one with `controlroom up`"
+            )
         state = json.loads(path.read_text())
         client = cls(state["endpoint"], state["outputs"], state.get("gateway_url", ""))
         try:
             client.sfn.list_state_machines()
         except Exception as exc:
-            raise EngineNotRunning(f"the local engine at {state['endpoint']} does not answer ({exc.__class__.__name__});"
-                                   " start one with `controlroom up`") from exc
+            raise EngineNotRunning(
+                f"the local engine at {state['endpoint']} does not answer ({exc.__class__.__name__});"
+                " start one with `controlroom up`"
+            ) from exc
         return client
 
     def aws(self, service: str) -> Any:
@@ -73,14 +81,22 @@ class EngineClient:
     def fire(self, event: dict[str, Any]) -> list[str]:
         """Put the event on the default bus as AWS would deliver it; return the executions it started."""
         before = set(self.executions())
-        entry: dict[str, Any] = {"Source": str(event.get("source", "")), "DetailType": str(event.get("detail-type", "")),
-                                 "Detail": json.dumps(event.get("detail", {})), "Resources": event.get("resources", [])}
-        if not isinstance(entry["Resources"], list) or not all(isinstance(r, str) for r in entry["Resources"]):
+        entry: dict[str, Any] = {
+            "Source": str(event.get("source", "")),
+            "DetailType": str(event.get("detail-type", "")),
+            "Detail": json.dumps(event.get("detail", {})),
+            "Resources": event.get("resources", []),
+        }
+        if not isinstance(entry["Resources"], list) or not all(
+            isinstance(r, str) for r in entry["Resources"]
+        ):
             entry["Resources"] = []
         response = self.aws("events").put_events(Entries=[entry])
         failed = [e for e in response["Entries"] if "ErrorCode" in e]
         if failed:
-            raise ValueError(f"EventBridge refused the event: {failed[0]['ErrorCode']}: {failed[0].get('ErrorMessage', '')}")
+            raise ValueError(
+                f"EventBridge refused the event: {failed[0]['ErrorCode']}: {failed[0].get('ErrorMessage', '')}"
+            )
         return [arn for arn in self.executions() if arn not in before]
 
     def start(self, event: dict[str, Any], name: str | None = None) -> str:
@@ -98,11 +114,21 @@ class EngineClient:
         description = self.sfn.describe_execution(executionArn=execution_arn)
         terminal = None
         if description["status"] != "RUNNING":
-            entered = [e for e in self.history(execution_arn) if e["type"] in ("SucceedStateEntered", "FailStateEntered")]
+            entered = [
+                e
+                for e in self.history(execution_arn)
+                if e["type"] in ("SucceedStateEntered", "FailStateEntered")
+            ]
             terminal = entered[-1]["stateEnteredEventDetails"]["name"] if entered else None
         output = json.loads(description["output"]) if description.get("output") else None
-        return ExecutionView(execution_arn, description["status"], terminal, output, description.get("error"),
-                             description.get("cause"))
+        return ExecutionView(
+            execution_arn,
+            description["status"],
+            terminal,
+            output,
+            description.get("error"),
+            description.get("cause"),
+        )
 
     def wait(self, execution_arn: str, timeout: float = 120.0, poll: float = 0.1) -> ExecutionView:
         """Poll until the execution leaves RUNNING; TimeoutError names the state it is stuck in."""
@@ -112,7 +138,9 @@ class EngineClient:
             if view.status != "RUNNING":
                 return view
             time.sleep(poll)
-        raise TimeoutError(f"{execution_arn} still RUNNING after {timeout:.0f}s (in state {self.current_state(execution_arn)})")
+        raise TimeoutError(
+            f"{execution_arn} still RUNNING after {timeout:.0f}s (in state {self.current_state(execution_arn)})"
+        )
 
     def current_state(self, execution_arn: str) -> str | None:
         entered = [e for e in self.history(execution_arn) if e["type"].endswith("StateEntered")]
@@ -136,8 +164,9 @@ class EngineClient:
     def pending_approvals(self) -> list[ApprovalRecord]:
         return self.checkpoint.pending_approvals()
 
-    def wait_for_approval(self, incident_id: str, execution_arn: str | None = None,
-                          timeout: float = 60.0) -> ApprovalRecord:
+    def wait_for_approval(
+        self, incident_id: str, execution_arn: str | None = None, timeout: float = 60.0
+    ) -> ApprovalRecord:
         """The incident's pending approval; fails fast if the execution ends without asking."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -145,8 +174,10 @@ class EngineClient:
                 if approval.incident_id == incident_id:
                     return approval
             if execution_arn and (view := self.describe(execution_arn)).status != "RUNNING":
-                raise RuntimeError(f"{incident_id}: the flow ended at {view.terminal_state} ({view.error}) "
-                                   "without requesting approval")
+                raise RuntimeError(
+                    f"{incident_id}: the flow ended at {view.terminal_state} ({view.error}) "
+                    "without requesting approval"
+                )
             time.sleep(0.1)
         raise TimeoutError(f"no pending approval for {incident_id} after {timeout:.0f}s")
 
@@ -155,8 +186,17 @@ class EngineClient:
         from controlroom.approval.decide import decide
 
         record = self.checkpoint.get_approval(approval_id)
-        return decide(self.checkpoint, self.audit, self.sfn, approval_id, approver, verdict, comment,
-                      record.plan_digest, enforce_approvers=False)
+        return decide(
+            self.checkpoint,
+            self.audit,
+            self.sfn,
+            approval_id,
+            approver,
+            verdict,
+            comment,
+            record.plan_digest,
+            enforce_approvers=False,
+        )
 
     # timeline and audit ------------------------------------------------------------------------
     def incident(self, incident_id: str) -> IncidentItem:

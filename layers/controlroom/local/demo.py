@@ -23,7 +23,11 @@ def _ask(client: EngineClient, approval: ApprovalRecord) -> str:
     if not sys.stdin.isatty():
         raise ValueError("no terminal to ask for a decision: pass --decision approve|reject")
     while True:
-        answer = input("      approve or reject? [a/r] (or decide in the browser, then press Enter): ").strip().lower()
+        answer = (
+            input("      approve or reject? [a/r] (or decide in the browser, then press Enter): ")
+            .strip()
+            .lower()
+        )
         current = client.checkpoint.get_approval(approval.approval_id)
         if current.outcome:
             return f"browser:{current.outcome}"
@@ -34,24 +38,26 @@ def _ask(client: EngineClient, approval: ApprovalRecord) -> str:
 
 
 def _show_approval(client: EngineClient, approval: ApprovalRecord) -> None:
-    brief = None
     try:
         from controlroom.approval.inbox import approval_links
 
-        links = approval_links(client, approval.approval_id)
+        links = approval_links(None, approval.approval_id)  # the engine runs in this process
     except ImportError:
         links = []
-    print(f"      approval {approval.approval_id} (expires {approval.expires_at:%H:%M:%S}Z, "
-          f"{approval.required_approvals} approval(s) needed)")
+    print(
+        f"      approval {approval.approval_id} (expires {approval.expires_at:%H:%M:%S}Z, "
+        f"{approval.required_approvals} approval(s) needed)"
+    )
     for link in links:
-        print(f"      email link: {link}")
-    del brief
+        print(f"      email link (open it in a browser): {link}")
 
 
 def run_demo(decision: str | None, port: int = 0, protected: bool = False) -> int:
     """Run the demo; exit 0 only if the flow reached the terminal state the decision implies."""
-    print("controlroom demo: a CloudWatch alarm handled end to end on the local engine\n"
-          "(moto for AWS, moto's interpreter running stepfunctions/incident_response.asl.json, our handlers in-process)")
+    print(
+        "controlroom demo: a CloudWatch alarm handled end to end on the local engine\n"
+        "(moto for AWS, moto's interpreter running stepfunctions/incident_response.asl.json, our handlers in-process)"
+    )
     started = time.monotonic()
     _step(1, "synthesizing the CDK app (env=local) and starting local AWS")
     engine = LocalEngine(env="local", port=port)
@@ -59,8 +65,11 @@ def run_demo(decision: str | None, port: int = 0, protected: bool = False) -> in
         engine.start(seed_world=True, protected=protected)
         client = engine.client
         assert client is not None
-        _step(2, f"deployed controlroom-local into {client.endpoint}; demo workload: {DEMO_FUNCTION} alias "
-                 f"{DEMO_ALIAS} serves bad version 2, alarm {DEMO_ALARM} is in ALARM")
+        _step(
+            2,
+            f"deployed controlroom-local into {client.endpoint}; demo workload: {DEMO_FUNCTION} alias "
+            f"{DEMO_ALIAS} serves bad version 2, alarm {DEMO_ALARM} is in ALARM",
+        )
         event = restamp(load_event(repo_root() / "events" / "alarm_lambda_errors.json"))
         executions = client.fire(event)
         if not executions:
@@ -68,15 +77,19 @@ def run_demo(decision: str | None, port: int = 0, protected: bool = False) -> in
             return 1
         execution_arn = executions[0]
         incident_id = client.incident_id(execution_arn)
-        _step(3, f"fired events/alarm_lambda_errors.json -> execution {execution_arn.rsplit(':', 1)[-1]}, "
-                 f"incident {incident_id}")
+        _step(
+            3,
+            f"fired events/alarm_lambda_errors.json -> execution {execution_arn.rsplit(':', 1)[-1]}, "
+            f"incident {incident_id}",
+        )
         return _finish(client, execution_arn, incident_id, decision, started)
     finally:
         engine.stop()
 
 
-def _finish(client: EngineClient, execution_arn: str, incident_id: str | None, decision: str | None,
-            started: float) -> int:
+def _finish(
+    client: EngineClient, execution_arn: str, incident_id: str | None, decision: str | None, started: float
+) -> int:
     expected = None
     if incident_id is None:
         view = client.wait(execution_arn)
@@ -106,8 +119,9 @@ def _finish(client: EngineClient, execution_arn: str, incident_id: str | None, d
     return 0 if view.terminal_state == expected and report.ok else 1
 
 
-def _wait_for_approval_or_end(client: EngineClient, execution_arn: str, incident_id: str,
-                              timeout: float = 120.0) -> ApprovalRecord | None:
+def _wait_for_approval_or_end(
+    client: EngineClient, execution_arn: str, incident_id: str, timeout: float = 120.0
+) -> ApprovalRecord | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for approval in client.pending_approvals():

@@ -25,17 +25,34 @@ REGION = "us-east-1"
 
 # Types with no local meaning: dropped, and any reference to them becomes a descriptive string.
 DROPPED_TYPES = {
-    "AWS::CDK::Metadata", "AWS::Lambda::Url", "AWS::SNS::Subscription", "AWS::SNS::TopicPolicy",
-    "AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm", "AWS::CloudWatch::Dashboard",
-    "AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Account",
-    "AWS::Scheduler::Schedule", "AWS::SES::ConfigurationSet",
-    "AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy",
-    "AWS::StepFunctions::StateMachineVersion", "AWS::StepFunctions::StateMachineAlias",
-    "AWS::Lambda::Version", "AWS::KMS::Alias", "AWS::Logs::ResourcePolicy",
+    "AWS::CDK::Metadata",
+    "AWS::Lambda::Url",
+    "AWS::SNS::Subscription",
+    "AWS::SNS::TopicPolicy",
+    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::CompositeAlarm",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::ApiGateway::Stage",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Account",
+    "AWS::Scheduler::Schedule",
+    "AWS::SES::ConfigurationSet",
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::SQS::QueuePolicy",
+    "AWS::StepFunctions::StateMachineVersion",
+    "AWS::StepFunctions::StateMachineAlias",
+    "AWS::Lambda::Version",
+    "AWS::KMS::Alias",
+    "AWS::Logs::ResourcePolicy",
 }
 # Types created through their API after the stack, in dependency order.
-API_TYPES = ("AWS::SecretsManager::Secret", "AWS::SES::EmailIdentity", "AWS::Lambda::Alias",
-             "AWS::StepFunctions::StateMachine")
+API_TYPES = (
+    "AWS::SecretsManager::Secret",
+    "AWS::SES::EmailIdentity",
+    "AWS::Lambda::Alias",
+    "AWS::StepFunctions::StateMachine",
+)
 
 
 class DeployError(RuntimeError):
@@ -50,8 +67,14 @@ class Deployment:
 
 
 def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="local",
-                        aws_secret_access_key="local", aws_session_token="local")
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        aws_session_token="local",
+    )
 
 
 def _zip_directory(directory: Path) -> bytes:
@@ -73,7 +96,11 @@ def _publish_assets(cdk_out: Path, stack_name: str, s3: Any) -> None:
         source = cdk_out / asset["source"]["path"]
         body = _zip_directory(source) if source.is_dir() else source.read_bytes()
         for destination in asset["destinations"].values():
-            bucket = destination["bucketName"].replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::Region}", REGION)
+            bucket = (
+                destination["bucketName"]
+                .replace("${AWS::AccountId}", ACCOUNT)
+                .replace("${AWS::Region}", REGION)
+            )
             if bucket not in created:
                 s3.create_bucket(Bucket=bucket)
                 created.add(bucket)
@@ -86,7 +113,11 @@ def _replace_refs(node: Any, values: dict[str, dict[str, str]]) -> Any:
         if set(node) == {"Ref"} and node["Ref"] in values:
             return values[node["Ref"]]["Ref"]
         if set(node) == {"Fn::GetAtt"}:
-            logical, attribute = node["Fn::GetAtt"] if isinstance(node["Fn::GetAtt"], list) else node["Fn::GetAtt"].split(".", 1)
+            logical, attribute = (
+                node["Fn::GetAtt"]
+                if isinstance(node["Fn::GetAtt"], list)
+                else node["Fn::GetAtt"].split(".", 1)
+            )
             if logical in values:
                 return values[logical].get(attribute, values[logical]["Ref"])
         return {key: _replace_refs(value, values) for key, value in node.items()}
@@ -97,7 +128,9 @@ def _replace_refs(node: Any, values: dict[str, dict[str, str]]) -> Any:
 
 def _literal(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise DeployError(f"{what} must be a literal string for the local engine, got {json.dumps(value)[:200]}")
+        raise DeployError(
+            f"{what} must be a literal string for the local engine, got {json.dumps(value)[:200]}"
+        )
     return value
 
 
@@ -116,7 +149,10 @@ def _planned_values(resources: dict[str, Any], gateway_url: str) -> dict[str, di
         elif kind == "AWS::Lambda::Url":
             values[logical_id] = {"Ref": gateway_url, "FunctionUrl": gateway_url.rstrip("/") + "/"}
         elif kind in DROPPED_TYPES:
-            values[logical_id] = {"Ref": f"local-unsupported:{logical_id}", "Arn": f"arn:aws:local:::{logical_id}"}
+            values[logical_id] = {
+                "Ref": f"local-unsupported:{logical_id}",
+                "Arn": f"arn:aws:local:::{logical_id}",
+            }
     return values
 
 
@@ -155,8 +191,12 @@ def _resolver(resources: dict[str, Any], physical: dict[str, str], values: dict[
             return separator.join(str(resolve(part)) for part in parts)
         if isinstance(node, dict) and "Fn::Sub" in node and isinstance(node["Fn::Sub"], str):
             text = node["Fn::Sub"]
-            for pseudo, value in (("AWS::Region", REGION), ("AWS::AccountId", ACCOUNT), ("AWS::Partition", "aws"),
-                                  ("AWS::URLSuffix", "amazonaws.com")):
+            for pseudo, value in (
+                ("AWS::Region", REGION),
+                ("AWS::AccountId", ACCOUNT),
+                ("AWS::Partition", "aws"),
+                ("AWS::URLSuffix", "amazonaws.com"),
+            ):
                 text = text.replace("${" + pseudo + "}", value)
             return text
         raise DeployError(f"cannot resolve {json.dumps(node)[:200]} locally")
@@ -164,7 +204,9 @@ def _resolver(resources: dict[str, Any], physical: dict[str, str], values: dict[
     return resolve
 
 
-def _prepare(template: dict[str, Any], endpoint: str, gateway_url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, str]]]:
+def _prepare(
+    template: dict[str, Any], endpoint: str, gateway_url: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, str]]]:
     template = json.loads(json.dumps(template))
     template.pop("Rules", None)
     template.get("Parameters", {}).pop("BootstrapVersion", None)
@@ -199,8 +241,13 @@ def _prepare(template: dict[str, Any], endpoint: str, gateway_url: str) -> tuple
     return template, bridged, values
 
 
-def _create_bridged(bridged: dict[str, Any], all_resources: dict[str, Any], physical: dict[str, str],
-                    values: dict[str, dict[str, str]], endpoint: str) -> None:
+def _create_bridged(
+    bridged: dict[str, Any],
+    all_resources: dict[str, Any],
+    physical: dict[str, str],
+    values: dict[str, dict[str, str]],
+    endpoint: str,
+) -> None:
     resolve = _resolver(all_resources, physical, values)
     by_type = sorted(bridged.items(), key=lambda item: API_TYPES.index(item[1]["Type"]))
     for logical_id, resource in by_type:
@@ -215,8 +262,9 @@ def _create_bridged(bridged: dict[str, Any], all_resources: dict[str, Any], phys
                 ses.verify_domain_identity(Domain=identity)
             values.setdefault(logical_id, {"Ref": identity})
         elif resource["Type"] == "AWS::Lambda::Alias":
-            _client("lambda", endpoint).create_alias(FunctionName=resolve(props["FunctionName"]), Name=props["Name"],
-                                                     FunctionVersion="$LATEST")
+            _client("lambda", endpoint).create_alias(
+                FunctionName=resolve(props["FunctionName"]), Name=props["Name"], FunctionVersion="$LATEST"
+            )
         elif resource["Type"] == "AWS::StepFunctions::StateMachine":
             definition = resolve(props["DefinitionString"])
             for name, value in props.get("DefinitionSubstitutions", {}).items():
@@ -224,12 +272,17 @@ def _create_bridged(bridged: dict[str, Any], all_resources: dict[str, Any], phys
             if "${" in definition:
                 raise DeployError(f"{logical_id}: unresolved substitution left in the definition")
             _client("stepfunctions", endpoint).create_state_machine(
-                name=values[logical_id]["Name"], definition=definition, roleArn=resolve(props["RoleArn"]),
-                type=props.get("StateMachineType", "STANDARD"))
+                name=values[logical_id]["Name"],
+                definition=definition,
+                roleArn=resolve(props["RoleArn"]),
+                type=props.get("StateMachineType", "STANDARD"),
+            )
         physical[logical_id] = values[logical_id]["Ref"]
 
 
-def deploy(cdk_out: Path, stack_name: str, endpoint: str, gateway_url: str = "http://127.0.0.1") -> Deployment:
+def deploy(
+    cdk_out: Path, stack_name: str, endpoint: str, gateway_url: str = "http://127.0.0.1"
+) -> Deployment:
     """Deploy ``stack_name`` from ``cdk_out`` into the moto server at ``endpoint``."""
     template_path = cdk_out / f"{stack_name}.template.json"
     if not template_path.is_file():
@@ -238,16 +291,26 @@ def deploy(cdk_out: Path, stack_name: str, endpoint: str, gateway_url: str = "ht
     template, bridged, values = _prepare(original, endpoint, gateway_url)
     _publish_assets(cdk_out, stack_name, _client("s3", endpoint))
     cloudformation = _client("cloudformation", endpoint)
-    cloudformation.create_stack(StackName=stack_name, TemplateBody=json.dumps(template),
-                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
-        failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
-                  if "FAILED" in e.get("ResourceStatus", "")]
-        raise DeployError(f"stack {stack_name} is {stack['StackStatus']}: {'; '.join(failed) or 'no reason given'}")
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-                for r in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]}
+        failed = [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+            for e in events
+            if "FAILED" in e.get("ResourceStatus", "")
+        ]
+        raise DeployError(
+            f"stack {stack_name} is {stack['StackStatus']}: {'; '.join(failed) or 'no reason given'}"
+        )
+    physical = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+    }
     _create_bridged(bridged, original["Resources"], physical, values, endpoint)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return Deployment(stack_name=stack_name, outputs=outputs, physical_ids=physical)

@@ -18,6 +18,19 @@ from controlroom.local.paths import repo_root, state_dir
 from controlroom.local.server import MotoServer, start_server
 from controlroom.local.world import World
 
+# The local inbox, served beside the approval pages so `controlroom inbox` works from another process
+# (moto's /moto-api/data.json fails on some of the stack's resources).
+INBOX_PATH = "/_local/inbox"
+
+
+def _inbox_response() -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from controlroom.approval.inbox import sent_approval_emails
+
+    body = json.dumps([asdict(email) for email in sent_approval_emails()])
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": body}
+
 
 class SynthError(RuntimeError):
     """`cdk synth` failed or the CDK CLI is not installed."""
@@ -27,8 +40,12 @@ def stack_name(env: str) -> str:
     return f"controlroom-{env}"
 
 
-def synth(env: str = "local", out_dir: Path | None = None, overrides: dict[str, Any] | None = None,
-          quiet: bool = False) -> Path:
+def synth(
+    env: str = "local",
+    out_dir: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    quiet: bool = False,
+) -> Path:
     """Synthesize the CDK app for ``env`` through the pinned CDK CLI; return the cdk.out directory."""
     root = repo_root()
     cdk = root / "node_modules" / ".bin" / "cdk"
@@ -38,7 +55,11 @@ def synth(env: str = "local", out_dir: Path | None = None, overrides: dict[str, 
     command = [str(cdk), "synth", "-q", "-c", f"env={env}", "-o", str(out)]
     for key, value in (overrides or {}).items():
         command += ["-c", f"override:{key}={value}"]
-    environ = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    environ = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+    }
     # The app runs with this interpreter, so the CLI finds the same installed packages.
     environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
     if not quiet:
@@ -84,9 +105,16 @@ class LocalEngine:
             self.world.start_simulator()
         return self
 
-    def redeploy(self, *, seed_world: bool = True, protected: bool = False) -> LocalEngine:
-        """Start over on a clean account: reset every moto backend, deploy again, seed the world again."""
+    def redeploy(
+        self, *, seed_world: bool = True, protected: bool = False, cdk_out: Path | None = None
+    ) -> LocalEngine:
+        """Start over on a clean account: reset every moto backend, deploy again, seed the world again.
+
+        ``cdk_out`` deploys another synthesis (e.g. with overridden timeouts) from then on.
+        """
         assert self.server is not None, "start() the engine first"
+        if cdk_out is not None:
+            self.cdk_out = cdk_out
         if self.world:
             self.world.stop_simulator()
             self.world = None
@@ -101,13 +129,22 @@ class LocalEngine:
         from controlroom.local import executor
 
         def approval_handler(event: dict[str, Any], context: Any) -> Any:
+            if event.get("path") == INBOX_PATH:
+                return _inbox_response()
             function = f"{stack_name(self.env)}-approval-callback"
-            payload, errored, _ = executor.invoke("approval_callback", event, function_name=function,
-                                                  environment=self._callback_environment(function))
+            payload, errored, _ = executor.invoke(
+                "approval_callback",
+                event,
+                function_name=function,
+                environment=self._callback_environment(function),
+            )
             if errored:
                 # What a Function URL answers when the function itself crashes.
-                return {"statusCode": 502, "headers": {"content-type": "text/plain"},
-                        "body": "the approval callback failed; see .controlroom/logs"}
+                return {
+                    "statusCode": 502,
+                    "headers": {"content-type": "text/plain"},
+                    "body": "the approval callback failed; see .controlroom/logs",
+                }
             return json.loads(payload)
 
         from controlroom.local.patches import EngineEndpoint
@@ -129,9 +166,18 @@ class LocalEngine:
         """Tell other `controlroom` commands where this engine listens."""
         assert self.client is not None
         path = state_dir() / "local.json"
-        path.write_text(json.dumps({"endpoint": self.client.endpoint, "outputs": self.outputs,
-                                    "gateway_url": self.client.gateway_url, "pid": os.getpid(),
-                                    "started_at": time.time()}, indent=2))
+        path.write_text(
+            json.dumps(
+                {
+                    "endpoint": self.client.endpoint,
+                    "outputs": self.outputs,
+                    "gateway_url": self.client.gateway_url,
+                    "pid": os.getpid(),
+                    "started_at": time.time(),
+                },
+                indent=2,
+            )
+        )
         return path
 
     def stop(self) -> None:

@@ -65,7 +65,9 @@ INVOCATIONS: list[InvocationLog] = []
 class FakeContext:
     """A Lambda context with the attributes Powertools and the runtime read."""
 
-    def __init__(self, function_name: str, version: str, timeout_seconds: int, region: str, account: str) -> None:
+    def __init__(
+        self, function_name: str, version: str, timeout_seconds: int, region: str, account: str
+    ) -> None:
         import time
 
         self.function_name = function_name
@@ -111,8 +113,17 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def invoke(agent: str, event: Any, *, function_name: str, environment: dict[str, str], version: str = "$LATEST",
-           timeout_seconds: int = 60, region: str = "us-east-1", account: str = "123456789012") -> tuple[str, bool, str]:
+def invoke(
+    agent: str,
+    event: Any,
+    *,
+    function_name: str,
+    environment: dict[str, str],
+    version: str = "$LATEST",
+    timeout_seconds: int = 60,
+    region: str = "us-east-1",
+    account: str = "123456789012",
+) -> tuple[str, bool, str]:
     """Invoke one agent's handler; return (payload JSON, errored, logs) like moto's _invoke_lambda.
 
     An exception becomes ``{"errorType": <class name>, "errorMessage": ...}`` with errored=True, which is
@@ -131,8 +142,13 @@ def invoke(agent: str, event: Any, *, function_name: str, environment: dict[str,
             payload, errored = json.dumps(result), False
         except Exception as exc:
             traceback.print_exc(file=logs)
-            payload = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)[:4000],
-                                  "trace": traceback.format_exception_only(type(exc), exc)})
+            payload = json.dumps(
+                {
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc)[:4000],
+                    "trace": traceback.format_exception_only(type(exc), exc),
+                }
+            )
             errored = True
         finally:
             _local.sink = None

@@ -38,10 +38,15 @@ class EngineEndpoint:
 def handler_environment(function: Any) -> dict[str, str]:
     """The environment a function's handler sees: its variables, fake credentials, the local endpoint."""
     env = {
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
-        "AWS_REGION": function.region, "AWS_DEFAULT_REGION": function.region,
-        "AWS_LAMBDA_FUNCTION_NAME": function.function_name, "AWS_LAMBDA_FUNCTION_VERSION": function.version,
-        "AWS_ENDPOINT_URL": EngineEndpoint.url, "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_REGION": function.region,
+        "AWS_DEFAULT_REGION": function.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+        "AWS_ENDPOINT_URL": EngineEndpoint.url,
+        "POWERTOOLS_TRACE_DISABLED": "true",
     }
     env.update({key: str(value) for key, value in function.environment_vars.items()})
     if "APPROVAL_BASE_URL" in env and EngineEndpoint.approval_base_url:
@@ -52,14 +57,23 @@ def handler_environment(function: Any) -> dict[str, str]:
 def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
     agent = self.environment_vars.get("AGENT_NAME")
     if not agent:
-        payload = {"errorType": "LocalEngineError",
-                   "errorMessage": f"{self.function_name} has no AGENT_NAME: the local engine runs only controlroom agents"}
+        payload = {
+            "errorType": "LocalEngineError",
+            "errorMessage": f"{self.function_name} has no AGENT_NAME: the local engine runs only controlroom agents",
+        }
         return json.dumps(payload), True, ""
     if isinstance(event, str | bytes):
         event = json.loads(event or "{}")
-    return executor.invoke(agent, event, function_name=self.function_name, environment=handler_environment(self),
-                           version=self.version, timeout_seconds=int(self.timeout or 60),
-                           region=self.region, account=self.account_id)
+    return executor.invoke(
+        agent,
+        event,
+        function_name=self.function_name,
+        environment=handler_environment(self),
+        version=self.version,
+        timeout_seconds=int(self.timeout or 60),
+        region=self.region,
+        account=self.account_id,
+    )
 
 
 def _patch_lambda() -> None:
@@ -73,8 +87,13 @@ def _patch_unnamed_executions() -> None:
 
     original = StepFunctionsParserBackend.start_execution
 
-    def start_execution(self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None,
-                        trace_header: Any = None) -> Any:
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
+    ) -> Any:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
@@ -102,7 +121,9 @@ def _patch_eventbridge_to_stepfunctions() -> None:
         for target in to_states:
             arn = parse_arn(target["Arn"])
             backend = stepfunctions_parser_backends[arn.account][arn.region]
-            backend.start_execution(target["Arn"], str(uuid.uuid4()), json.dumps(_as_delivered(original_event)))
+            backend.start_execution(
+                target["Arn"], str(uuid.uuid4()), json.dumps(_as_delivered(original_event))
+            )
         others = [t for t in self.targets if t not in to_states]
         if others:
             with _lock:

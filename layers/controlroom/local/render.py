@@ -22,14 +22,20 @@ def timeline(item: IncidentItem, records: list[DecisionRecord]) -> str:
     ]
     for record in records:
         by = record.produced_by
-        version = record.function_version if len(record.function_version) <= 8 else record.function_version[-8:]
+        version = (
+            record.function_version if len(record.function_version) <= 8 else record.function_version[-8:]
+        )
         decision = record.summary or (record.error_type or "")
         if record.status == "error":
             decision = f"{record.error_type}: {record.error_message or ''}"
-        lines.append(f"  {record.step:>3}  {record.agent:<17} {record.status:<6} {record.duration_ms:>6}  {by:<8} "
-                     f"{version:<8} {_cell(decision, 70)}")
+        lines.append(
+            f"  {record.step:>3}  {record.agent:<17} {record.status:<6} {record.duration_ms:>6}  {by:<8} "
+            f"{version:<8} {_cell(decision, 70)}"
+        )
         if record.left_out:
-            lines.append(f"  {'':>3}  {'':<17} {'':<6} {'':>6}  {'':<8} {'':<8} left out: {', '.join(record.left_out)}")
+            lines.append(
+                f"  {'':>3}  {'':<17} {'':<6} {'':>6}  {'':<8} {'':<8} left out: {', '.join(record.left_out)}"
+            )
     if item.summary:
         lines.append(f"  outcome: {item.summary}")
     return "\n".join(lines)
@@ -41,7 +47,9 @@ def approvals(records: list[ApprovalRecord], base_url: str = "") -> str:
     lines = [f"{'approval':<38} {'incident':<22} {'votes':<7} expires"]
     for record in records:
         votes = f"{sum(v.verdict == 'approve' for v in record.votes)}/{record.required_approvals}"
-        lines.append(f"{record.approval_id:<38} {record.incident_id:<22} {votes:<7} {record.expires_at:%Y-%m-%d %H:%M:%S}Z")
+        lines.append(
+            f"{record.approval_id:<38} {record.incident_id:<22} {votes:<7} {record.expires_at:%Y-%m-%d %H:%M:%S}Z"
+        )
     return "\n".join(lines)
 
 

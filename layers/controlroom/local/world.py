@@ -23,12 +23,21 @@ DEMO_FUNCTION = "checkout-api"
 DEMO_ALIAS = "live"
 DEMO_ALARM = "checkout-api-errors"
 GOOD_VERSION, BAD_VERSION = "1", "2"
-_DIMENSIONS = [{"Name": "FunctionName", "Value": DEMO_FUNCTION}, {"Name": "Resource", "Value": f"{DEMO_FUNCTION}:{DEMO_ALIAS}"}]
+_DIMENSIONS = [
+    {"Name": "FunctionName", "Value": DEMO_FUNCTION},
+    {"Name": "Resource", "Value": f"{DEMO_FUNCTION}:{DEMO_ALIAS}"},
+]
 
 
 def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="local",
-                        aws_secret_access_key="local", aws_session_token="local")
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        aws_session_token="local",
+    )
 
 
 def _code(body: str) -> bytes:
@@ -47,15 +56,36 @@ class World:
     def seed(self) -> World:
         """Create the service (two versions, alias on the bad one), its error logs, metrics and alarm."""
         iam, lam = _client("iam", self.endpoint), _client("lambda", self.endpoint)
-        role = iam.create_role(RoleName=f"{DEMO_FUNCTION}-role", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+        role = iam.create_role(
+            RoleName=f"{DEMO_FUNCTION}-role",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
         tags = {"team": "payments", **({"controlroom:protected": "true"} if self.protected else {})}
-        lam.create_function(FunctionName=DEMO_FUNCTION, Runtime="python3.12", Role=role, Handler="app.handler",
-                            Code={"ZipFile": _code("def handler(e, c):\n    return {'ok': True}\n")}, Publish=True,
-                            Tags=tags)
-        lam.update_function_code(FunctionName=DEMO_FUNCTION, ZipFile=_code("def handler(e, c):\n    return e['currency']\n"),
-                                 Publish=True)
+        lam.create_function(
+            FunctionName=DEMO_FUNCTION,
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": _code("def handler(e, c):\n    return {'ok': True}\n")},
+            Publish=True,
+            Tags=tags,
+        )
+        lam.update_function_code(
+            FunctionName=DEMO_FUNCTION,
+            ZipFile=_code("def handler(e, c):\n    return e['currency']\n"),
+            Publish=True,
+        )
         lam.create_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS, FunctionVersion=BAD_VERSION)
         self._seed_logs()
         self._seed_metrics_and_alarm()
@@ -67,25 +97,53 @@ class World:
         logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName="2026/11/21/[2]demo")
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        lines = ["START RequestId: 1f0c Version: 2",
-                 "[ERROR] KeyError: 'currency' Traceback (most recent call last): File \"/var/task/app.py\", line 2",
-                 "[ERROR] KeyError: 'currency' (request 2b91)", "END RequestId: 1f0c"]
-        logs.put_log_events(logGroupName=group, logStreamName="2026/11/21/[2]demo",
-                            logEvents=[{"timestamp": now_ms - 60_000 + i * 1000, "message": line}
-                                       for i, line in enumerate(lines)])
+        lines = [
+            "START RequestId: 1f0c Version: 2",
+            "[ERROR] KeyError: 'currency' Traceback (most recent call last): File \"/var/task/app.py\", line 2",
+            "[ERROR] KeyError: 'currency' (request 2b91)",
+            "END RequestId: 1f0c",
+        ]
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="2026/11/21/[2]demo",
+            logEvents=[
+                {"timestamp": now_ms - 60_000 + i * 1000, "message": line} for i, line in enumerate(lines)
+            ],
+        )
 
     def _seed_metrics_and_alarm(self) -> None:
         cloudwatch = _client("cloudwatch", self.endpoint)
         now = datetime.now(UTC)
-        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
-            {"MetricName": "Errors", "Dimensions": _DIMENSIONS, "Timestamp": now - timedelta(minutes=minutes),
-             "Value": 0.0 if minutes > 4 else 12.0, "Unit": "Count"} for minutes in range(10, 0, -1)])
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {
+                    "MetricName": "Errors",
+                    "Dimensions": _DIMENSIONS,
+                    "Timestamp": now - timedelta(minutes=minutes),
+                    "Value": 0.0 if minutes > 4 else 12.0,
+                    "Unit": "Count",
+                }
+                for minutes in range(10, 0, -1)
+            ],
+        )
         cloudwatch.put_metric_alarm(
-            AlarmName=DEMO_ALARM, Namespace="AWS/Lambda", MetricName="Errors", Dimensions=_DIMENSIONS, Statistic="Sum",
-            Period=60, EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
-            AlarmDescription="checkout-api is throwing errors")
-        cloudwatch.set_alarm_state(AlarmName=DEMO_ALARM, StateValue="ALARM",
-                                   StateReason="Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0).")
+            AlarmName=DEMO_ALARM,
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=_DIMENSIONS,
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=5.0,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmDescription="checkout-api is throwing errors",
+        )
+        cloudwatch.set_alarm_state(
+            AlarmName=DEMO_ALARM,
+            StateValue="ALARM",
+            StateReason="Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0).",
+        )
 
     def start_simulator(self, interval_seconds: float = 0.25) -> None:
         """Play the service and CloudWatch: healthy metrics and alarm OK once the alias is rolled back."""
@@ -98,11 +156,23 @@ class World:
             try:
                 version = lam.get_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS)["FunctionVersion"]
                 if version == GOOD_VERSION:
-                    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
-                        "MetricName": "Errors", "Dimensions": _DIMENSIONS, "Timestamp": datetime.now(UTC),
-                        "Value": 0.0, "Unit": "Count"}])
-                    cloudwatch.set_alarm_state(AlarmName=DEMO_ALARM, StateValue="OK",
-                                               StateReason="Errors back to 0 after the rollback (simulated).")
+                    cloudwatch.put_metric_data(
+                        Namespace="AWS/Lambda",
+                        MetricData=[
+                            {
+                                "MetricName": "Errors",
+                                "Dimensions": _DIMENSIONS,
+                                "Timestamp": datetime.now(UTC),
+                                "Value": 0.0,
+                                "Unit": "Count",
+                            }
+                        ],
+                    )
+                    cloudwatch.set_alarm_state(
+                        AlarmName=DEMO_ALARM,
+                        StateValue="OK",
+                        StateReason="Errors back to 0 after the rollback (simulated).",
+                    )
             except Exception:
                 continue
 
@@ -132,7 +202,11 @@ def load_event(path: Path) -> dict[str, Any]:
     try:
         event = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ValueError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     if not isinstance(event, dict):
-        raise ValueError(f"{path} must hold one JSON object (an EventBridge event), found {type(event).__name__}")
+        raise ValueError(
+            f"{path} must hold one JSON object (an EventBridge event), found {type(event).__name__}"
+        )
     return event

@@ -76,15 +76,25 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     incident_id, incident_deadline = _incident_of(request)
     if incident_id:
         logger.set_correlation_id(incident_id)
-    ctx = AgentContext(agent=spec.name, settings=current, stores=default_stores(),
-                       deadline=_deadline(context, incident_deadline),
-                       function_version=str(getattr(context, "function_version", "$LATEST")),
-                       incident_id=incident_id)
+    ctx = AgentContext(
+        agent=spec.name,
+        settings=current,
+        stores=default_stores(),
+        deadline=_deadline(context, incident_deadline),
+        function_version=str(getattr(context, "function_version", "$LATEST")),
+        incident_id=incident_id,
+    )
     fields = set(spec.input_model.model_fields)
     passed = sorted(key for key in event if key in fields and key != "task_token")
     left_out = sorted(key for key in event if key not in fields)
-    base = {"agent": spec.name, "agent_version": __version__, "function_version": ctx.function_version,
-            "started_at": started_at, "input_digest": digest(dict(event)), "context_passed": passed}
+    base = {
+        "agent": spec.name,
+        "agent_version": __version__,
+        "function_version": ctx.function_version,
+        "started_at": started_at,
+        "input_digest": digest(dict(event)),
+        "context_passed": passed,
+    }
     try:
         raw_output = spec.logic(request, ctx)
         try:
@@ -102,25 +112,47 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
         ctx.confidence = spec.confidence_of(output)
     _record(ctx, base, left_out, started, status="ok", output=payload)
     metrics.add_metric(name="AgentInvocations", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="AgentDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
+    metrics.add_metric(
+        name="AgentDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
     return payload
 
 
-def _record(ctx: AgentContext, base: dict[str, Any], left_out: list[str], started: float, *, status: str,
-            output: dict[str, Any] | None = None, error: BaseException | None = None) -> None:
+def _record(
+    ctx: AgentContext,
+    base: dict[str, Any],
+    left_out: list[str],
+    started: float,
+    *,
+    status: str,
+    output: dict[str, Any] | None = None,
+    error: BaseException | None = None,
+) -> None:
     """Append the decision record to the audit chain, then checkpoint it as a timeline step."""
     chain_id = ctx.incident_id or f"event:{base['input_digest'][:16]}"
     fields: dict[str, Any] = {
-        **base, "incident_id": chain_id, "status": status,
+        **base,
+        "incident_id": chain_id,
+        "status": status,
         "duration_ms": int((time.perf_counter() - started) * 1000),
-        "left_out": sorted({*left_out, *ctx.extra_left_out}), "tool_calls": ctx.tool_calls,
-        "summary": ctx.summary, "output": output, "confidence": ctx.confidence, "produced_by": ctx.produced_by,
-        "model_id": ctx.model_id, "prompt_version": ctx.prompt_version, "tokens_in": ctx.tokens_in,
-        "tokens_out": ctx.tokens_out, "cost_usd": ctx.cost_usd,
+        "left_out": sorted({*left_out, *ctx.extra_left_out}),
+        "tool_calls": ctx.tool_calls,
+        "summary": ctx.summary,
+        "output": output,
+        "confidence": ctx.confidence,
+        "produced_by": ctx.produced_by,
+        "model_id": ctx.model_id,
+        "prompt_version": ctx.prompt_version,
+        "tokens_in": ctx.tokens_in,
+        "tokens_out": ctx.tokens_out,
+        "cost_usd": ctx.cost_usd,
+        "redactions": dict(ctx.redactions),
+        "notes": list(ctx.notes),
         "error_type": type(error).__name__ if error else None,
         "error_message": str(error)[:1000] if error else None,
     }
     provisional = DecisionRecord(step=0, **fields)
-    audit_record = ctx.stores.audit.append(chain_id, "decision", f"agent:{ctx.agent}",
-                                           provisional.model_dump(mode="json", exclude={"step"}))
+    audit_record = ctx.stores.audit.append(
+        chain_id, "decision", f"agent:{ctx.agent}", provisional.model_dump(mode="json", exclude={"step"})
+    )
     ctx.stores.checkpoint.put_step(provisional.model_copy(update={"step": audit_record.seq}))

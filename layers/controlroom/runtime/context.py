@@ -50,7 +50,9 @@ class AgentContext:
     def check_time(self, needed_seconds: float = 0.0) -> None:
         """Raise TimeBudgetExceeded unless ``needed_seconds`` still fit in the budget."""
         if self.remaining_seconds() <= needed_seconds:
-            raise TimeBudgetExceeded(f"{self.agent}: {self.remaining_seconds():.1f}s left, needed {needed_seconds:.1f}s")
+            raise TimeBudgetExceeded(
+                f"{self.agent}: {self.remaining_seconds():.1f}s left, needed {needed_seconds:.1f}s"
+            )
 
     @contextmanager
     def tool(self, name: str) -> Iterator[ToolCallHandle]:
@@ -60,11 +62,19 @@ class AgentContext:
         try:
             yield handle
         except Exception as exc:
-            self.tool_calls.append(ToolCall(tool=name, ok=False, duration_ms=_ms_since(started),
-                                            summary=str(exc)[:300], error_type=type(exc).__name__))
+            self.tool_calls.append(
+                ToolCall(
+                    tool=name,
+                    ok=False,
+                    duration_ms=_ms_since(started),
+                    summary=str(exc)[:300],
+                    error_type=type(exc).__name__,
+                )
+            )
             raise
-        self.tool_calls.append(ToolCall(tool=name, ok=True, duration_ms=_ms_since(started),
-                                        summary=handle.summary[:300]))
+        self.tool_calls.append(
+            ToolCall(tool=name, ok=True, duration_ms=_ms_since(started), summary=handle.summary[:300])
+        )
 
 
 def _ms_since(started: float) -> int:

@@ -19,8 +19,10 @@ class Stores:
 @lru_cache(maxsize=8)
 def _stores(checkpoint_table: str, audit_table: str, endpoint_key: str) -> Stores:
     dynamodb = resource("dynamodb")
-    return Stores(checkpoint=DynamoCheckpointStore(dynamodb.Table(checkpoint_table)),
-                  audit=DynamoAuditLog(dynamodb.Table(audit_table)))
+    return Stores(
+        checkpoint=DynamoCheckpointStore(dynamodb.Table(checkpoint_table)),
+        audit=DynamoAuditLog(dynamodb.Table(audit_table)),
+    )
 
 
 def stores() -> Stores:

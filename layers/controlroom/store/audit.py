@@ -32,15 +32,30 @@ class AuditRecord(BaseModel):
     schema_version: int = SCHEMA_VERSION
 
     @staticmethod
-    def compute_hash(chain_id: str, seq: int, kind: str, actor: str, recorded_at: str,
-                     payload: dict[str, Any], prev_hash: str) -> str:
-        body = {"chain_id": chain_id, "seq": seq, "kind": kind, "actor": actor, "recorded_at": recorded_at,
-                "payload": payload, "prev_hash": prev_hash}
+    def compute_hash(
+        chain_id: str,
+        seq: int,
+        kind: str,
+        actor: str,
+        recorded_at: str,
+        payload: dict[str, Any],
+        prev_hash: str,
+    ) -> str:
+        body = {
+            "chain_id": chain_id,
+            "seq": seq,
+            "kind": kind,
+            "actor": actor,
+            "recorded_at": recorded_at,
+            "payload": payload,
+            "prev_hash": prev_hash,
+        }
         return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
     def recomputed_hash(self) -> str:
-        return self.compute_hash(self.chain_id, self.seq, self.kind, self.actor, self.recorded_at,
-                                 self.payload, self.prev_hash)
+        return self.compute_hash(
+            self.chain_id, self.seq, self.kind, self.actor, self.recorded_at, self.payload, self.prev_hash
+        )
 
 
 class AuditVerification(BaseModel):
@@ -63,12 +78,18 @@ def verify_chain(chain_id: str, records: list[AuditRecord]) -> AuditVerification
         elif record.recomputed_hash() != record.hash:
             problem = "content does not match its hash (the record was altered)"
         if problem:
-            return AuditVerification(chain_id=chain_id, ok=False, records=len(records),
-                                     first_bad_seq=record.seq if record.seq == expected_seq else expected_seq,
-                                     reason=problem)
+            return AuditVerification(
+                chain_id=chain_id,
+                ok=False,
+                records=len(records),
+                first_bad_seq=record.seq if record.seq == expected_seq else expected_seq,
+                reason=problem,
+            )
         expected_prev = record.hash
     if not records:
-        return AuditVerification(chain_id=chain_id, ok=False, records=0, reason="no audit records for this id")
+        return AuditVerification(
+            chain_id=chain_id, ok=False, records=0, reason="no audit records for this id"
+        )
     return AuditVerification(chain_id=chain_id, ok=True, records=len(records))
 
 
@@ -93,8 +114,11 @@ class DynamoAuditLog(AuditLog):
 
     def _last(self, chain_id: str) -> AuditRecord | None:
         response = self._table.query(
-            KeyConditionExpression="chain_id = :c", ExpressionAttributeValues={":c": chain_id},
-            ScanIndexForward=False, Limit=1, ConsistentRead=True,
+            KeyConditionExpression="chain_id = :c",
+            ExpressionAttributeValues={":c": chain_id},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
         )
         items = response.get("Items", [])
         return _from_item(items[0]) if items else None
@@ -109,9 +133,16 @@ class DynamoAuditLog(AuditLog):
             prev_hash = GENESIS_HASH if last is None else last.hash
             recorded_at = isoformat(utcnow())
             record = AuditRecord(
-                chain_id=chain_id, seq=seq, kind=kind, actor=actor, recorded_at=recorded_at,
-                payload=clean_payload, prev_hash=prev_hash,
-                hash=AuditRecord.compute_hash(chain_id, seq, kind, actor, recorded_at, clean_payload, prev_hash),
+                chain_id=chain_id,
+                seq=seq,
+                kind=kind,
+                actor=actor,
+                recorded_at=recorded_at,
+                payload=clean_payload,
+                prev_hash=prev_hash,
+                hash=AuditRecord.compute_hash(
+                    chain_id, seq, kind, actor, recorded_at, clean_payload, prev_hash
+                ),
             )
             try:
                 self._table.put_item(Item=_to_item(record), ConditionExpression="attribute_not_exists(seq)")
@@ -119,12 +150,17 @@ class DynamoAuditLog(AuditLog):
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
-        raise AuditConflict(f"could not append to audit chain {chain_id} after {_MAX_APPEND_ATTEMPTS} attempts")
+        raise AuditConflict(
+            f"could not append to audit chain {chain_id} after {_MAX_APPEND_ATTEMPTS} attempts"
+        )
 
     def records(self, chain_id: str) -> list[AuditRecord]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": "chain_id = :c",
-                                  "ExpressionAttributeValues": {":c": chain_id}, "ConsistentRead": True}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "chain_id = :c",
+            "ExpressionAttributeValues": {":c": chain_id},
+            "ConsistentRead": True,
+        }
         while True:
             response = self._table.query(**kwargs)
             items.extend(response.get("Items", []))
@@ -143,7 +179,13 @@ def _to_item(record: AuditRecord) -> dict[str, Any]:
 def _from_item(item: dict[str, Any]) -> AuditRecord:
     # schema_version 1 is the only version so far; a v2 reader would upgrade v1 items here.
     return AuditRecord(
-        chain_id=item["chain_id"], seq=int(item["seq"]), kind=item["kind"], actor=item["actor"],
-        recorded_at=item["recorded_at"], payload=json.loads(item["payload"]), prev_hash=item["prev_hash"],
-        hash=item["hash"], schema_version=int(item.get("schema_version", 1)),
+        chain_id=item["chain_id"],
+        seq=int(item["seq"]),
+        kind=item["kind"],
+        actor=item["actor"],
+        recorded_at=item["recorded_at"],
+        payload=json.loads(item["payload"]),
+        prev_hash=item["prev_hash"],
+        hash=item["hash"],
+        schema_version=int(item.get("schema_version", 1)),
     )

@@ -78,7 +78,9 @@ class CheckpointStore(ABC):
     def pending_approvals(self) -> list[ApprovalRecord]: ...
 
     @abstractmethod
-    def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None: ...
+    def put_rejected_event(
+        self, event_digest: str, raw_event: Any, error_type: str, message: str
+    ) -> None: ...
 
 
 def _epoch(moment: datetime) -> int:
@@ -88,11 +90,16 @@ def _epoch(moment: datetime) -> int:
 def _check_version(item: dict[str, Any]) -> None:
     version = int(item.get("schema_version", SCHEMA_VERSION))
     if version not in _READABLE_VERSIONS:
-        raise ValueError(f"checkpoint item {item.get('pk')}/{item.get('sk')} has unreadable schema_version {version}")
+        raise ValueError(
+            f"checkpoint item {item.get('pk')}/{item.get('sk')} has unreadable schema_version {version}"
+        )
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+    return exc.response["Error"]["Code"] in {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    }
 
 
 class DynamoCheckpointStore(CheckpointStore):
@@ -106,35 +113,66 @@ class DynamoCheckpointStore(CheckpointStore):
     def open_incident(self, incident: IncidentRef, execution_arn: str | None) -> OpenResult:
         """Open the incident unless one is already open for its dedupe key (conditional write)."""
         now = isoformat(utcnow())
-        lock = {"pk": f"OPEN#{incident.dedupe_key}", "sk": "LOCK", "incident_id": incident.incident_id,
-                "opened_at": now, "schema_version": SCHEMA_VERSION}
-        meta = {"pk": f"INCIDENT#{incident.incident_id}", "sk": "META", "status": IncidentStatus.OPEN.value,
-                "incident": incident.model_dump_json(), "updated_at": now, "summary": "",
-                "execution_arn": execution_arn or "", "schema_version": SCHEMA_VERSION}
+        lock = {
+            "pk": f"OPEN#{incident.dedupe_key}",
+            "sk": "LOCK",
+            "incident_id": incident.incident_id,
+            "opened_at": now,
+            "schema_version": SCHEMA_VERSION,
+        }
+        meta = {
+            "pk": f"INCIDENT#{incident.incident_id}",
+            "sk": "META",
+            "status": IncidentStatus.OPEN.value,
+            "incident": incident.model_dump_json(),
+            "updated_at": now,
+            "summary": "",
+            "execution_arn": execution_arn or "",
+            "schema_version": SCHEMA_VERSION,
+        }
         client = self._table.meta.client
         try:
-            client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table.name, "Item": lock,
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-                {"Put": {"TableName": self._table.name, "Item": meta,
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-            ])
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": lock,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": meta,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
-            existing = self._table.get_item(Key={"pk": lock["pk"], "sk": "LOCK"}, ConsistentRead=True).get("Item")
+            existing = self._table.get_item(Key={"pk": lock["pk"], "sk": "LOCK"}, ConsistentRead=True).get(
+                "Item"
+            )
             return OpenResult(opened=False, incident_id=existing["incident_id"] if existing else "")
         return OpenResult(opened=True, incident_id=incident.incident_id)
 
     def get_incident(self, incident_id: str) -> IncidentItem:
-        item = self._table.get_item(Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"},
-                                    ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"}, ConsistentRead=True
+        ).get("Item")
         if item is None:
             raise IncidentNotFound(f"no incident {incident_id}")
         _check_version(item)
-        return IncidentItem(incident=IncidentRef.model_validate_json(item["incident"]),
-                            status=IncidentStatus(item["status"]), updated_at=item["updated_at"],
-                            execution_arn=item.get("execution_arn") or None, summary=item.get("summary", ""))
+        return IncidentItem(
+            incident=IncidentRef.model_validate_json(item["incident"]),
+            status=IncidentStatus(item["status"]),
+            updated_at=item["updated_at"],
+            execution_arn=item.get("execution_arn") or None,
+            summary=item.get("summary", ""),
+        )
 
     def set_status(self, incident_id: str, status: IncidentStatus, summary: str = "") -> None:
         """Move the incident to ``status``; a terminal status releases the dedupe lock."""
@@ -149,39 +187,57 @@ class DynamoCheckpointStore(CheckpointStore):
         if status.is_terminal:
             # Only the incident that holds the lock may release it.
             try:
-                self._table.delete_item(Key={"pk": f"OPEN#{current.incident.dedupe_key}", "sk": "LOCK"},
-                                        ConditionExpression="incident_id = :i",
-                                        ExpressionAttributeValues={":i": incident_id})
+                self._table.delete_item(
+                    Key={"pk": f"OPEN#{current.incident.dedupe_key}", "sk": "LOCK"},
+                    ConditionExpression="incident_id = :i",
+                    ExpressionAttributeValues={":i": incident_id},
+                )
             except ClientError as exc:
                 if not _is_conditional_failure(exc):
                     raise
 
     # steps -------------------------------------------------------------------------------------
     def put_step(self, record: DecisionRecord) -> None:
-        self._table.put_item(Item={
-            "pk": f"INCIDENT#{record.incident_id}", "sk": f"STEP#{record.step:05d}#{record.agent}",
-            "record": record.model_dump_json(), "schema_version": SCHEMA_VERSION,
-        })
+        self._table.put_item(
+            Item={
+                "pk": f"INCIDENT#{record.incident_id}",
+                "sk": f"STEP#{record.step:05d}#{record.agent}",
+                "record": record.model_dump_json(),
+                "schema_version": SCHEMA_VERSION,
+            }
+        )
 
     def steps(self, incident_id: str) -> list[DecisionRecord]:
-        items = self._query({"KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-                             "ExpressionAttributeValues": {":p": f"INCIDENT#{incident_id}", ":s": "STEP#"}})
+        items = self._query(
+            {
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                "ExpressionAttributeValues": {":p": f"INCIDENT#{incident_id}", ":s": "STEP#"},
+            }
+        )
         return [DecisionRecord.model_validate_json(item["record"]) for item in items]
 
     # approvals ---------------------------------------------------------------------------------
     def put_approval(self, approval: ApprovalRecord, task_token: str) -> None:
         self._table.put_item(
-            Item={"pk": f"APPROVAL#{approval.approval_id}", "sk": "META", "record": approval.model_dump_json(),
-                  "status": approval.status.value, "task_token": task_token, "incident_id": approval.incident_id,
-                  "gsi1pk": PENDING_APPROVALS, "gsi1sk": isoformat(approval.created_at),
-                  "expires_at_epoch": _epoch(approval.expires_at) + self._ttl_seconds,
-                  "schema_version": SCHEMA_VERSION},
+            Item={
+                "pk": f"APPROVAL#{approval.approval_id}",
+                "sk": "META",
+                "record": approval.model_dump_json(),
+                "status": approval.status.value,
+                "task_token": task_token,
+                "incident_id": approval.incident_id,
+                "gsi1pk": PENDING_APPROVALS,
+                "gsi1sk": isoformat(approval.created_at),
+                "expires_at_epoch": _epoch(approval.expires_at) + self._ttl_seconds,
+                "schema_version": SCHEMA_VERSION,
+            },
             ConditionExpression="attribute_not_exists(pk)",
         )
 
     def _approval_item(self, approval_id: str) -> dict[str, Any]:
-        item = self._table.get_item(Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"},
-                                    ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"}, ConsistentRead=True
+        ).get("Item")
         if item is None:
             raise ApprovalNotFound(f"no approval {approval_id}")
         _check_version(item)
@@ -208,22 +264,30 @@ class DynamoCheckpointStore(CheckpointStore):
         votes = [*record.votes, vote]
         approvals = sum(1 for v in votes if v.verdict == "approve")
         decided = vote.verdict == "reject" or approvals >= record.required_approvals
-        updated = record.model_copy(update={
-            "votes": votes,
-            "status": ApprovalStatus.DECIDED if decided else ApprovalStatus.PENDING,
-            "outcome": ("reject" if vote.verdict == "reject" else "approve") if decided else None,
-        })
+        updated = record.model_copy(
+            update={
+                "votes": votes,
+                "status": ApprovalStatus.DECIDED if decided else ApprovalStatus.PENDING,
+                "outcome": ("reject" if vote.verdict == "reject" else "approve") if decided else None,
+            }
+        )
         names = {"#s": "status", "#r": "record"}
-        values = {":pending": ApprovalStatus.PENDING.value, ":old": item["record"],
-                  ":new": updated.model_dump_json(), ":s": updated.status.value}
+        values = {
+            ":pending": ApprovalStatus.PENDING.value,
+            ":old": item["record"],
+            ":new": updated.model_dump_json(),
+            ":s": updated.status.value,
+        }
         expression = "SET #r = :new, #s = :s"
         if decided:
             expression += " REMOVE gsi1pk, gsi1sk"
         try:
             self._table.update_item(
-                Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"}, UpdateExpression=expression,
+                Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"},
+                UpdateExpression=expression,
                 ConditionExpression="#s = :pending AND #r = :old",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
@@ -242,26 +306,40 @@ class DynamoCheckpointStore(CheckpointStore):
                 UpdateExpression="SET #r = :new, #s = :expired REMOVE gsi1pk, gsi1sk",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status", "#r": "record"},
-                ExpressionAttributeValues={":new": updated.model_dump_json(), ":pending": "PENDING",
-                                           ":expired": ApprovalStatus.EXPIRED.value},
+                ExpressionAttributeValues={
+                    ":new": updated.model_dump_json(),
+                    ":pending": "PENDING",
+                    ":expired": ApprovalStatus.EXPIRED.value,
+                },
             )
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
 
     def pending_approvals(self) -> list[ApprovalRecord]:
-        items = self._query({"IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :p",
-                             "ExpressionAttributeValues": {":p": PENDING_APPROVALS}})
+        items = self._query(
+            {
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :p",
+                "ExpressionAttributeValues": {":p": PENDING_APPROVALS},
+            }
+        )
         return [ApprovalRecord.model_validate_json(item["record"]) for item in items]
 
     # rejected events ---------------------------------------------------------------------------
     def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None:
         """Keep an event Intake could not accept, verbatim, so nothing is lost."""
-        self._table.put_item(Item={
-            "pk": f"REJECTED#{event_digest}", "sk": "EVENT", "raw_event": canonical_json(raw_event),
-            "error_type": error_type, "message": message[:2000], "received_at": isoformat(utcnow()),
-            "schema_version": SCHEMA_VERSION,
-        })
+        self._table.put_item(
+            Item={
+                "pk": f"REJECTED#{event_digest}",
+                "sk": "EVENT",
+                "raw_event": canonical_json(raw_event),
+                "error_type": error_type,
+                "message": message[:2000],
+                "received_at": isoformat(utcnow()),
+                "schema_version": SCHEMA_VERSION,
+            }
+        )
 
     def rejected_event(self, event_digest: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": f"REJECTED#{event_digest}", "sk": "EVENT"}).get("Item")
@@ -281,15 +359,21 @@ class DynamoCheckpointStore(CheckpointStore):
     # approval briefs and the incident's approval (added for RequestApproval) ------------------------
     def put_approval_brief(self, brief: ApprovalBrief) -> None:
         """Store what approvers are shown, beside the approval record (never the task token)."""
-        self._table.put_item(Item={
-            "pk": f"APPROVAL#{brief.approval_id}", "sk": "BRIEF", "brief": brief.model_dump_json(),
-            "expires_at_epoch": _epoch(brief.expires_at) + self._ttl_seconds, "schema_version": SCHEMA_VERSION,
-        })
+        self._table.put_item(
+            Item={
+                "pk": f"APPROVAL#{brief.approval_id}",
+                "sk": "BRIEF",
+                "brief": brief.model_dump_json(),
+                "expires_at_epoch": _epoch(brief.expires_at) + self._ttl_seconds,
+                "schema_version": SCHEMA_VERSION,
+            }
+        )
 
     def approval_brief(self, approval_id: str) -> ApprovalBrief:
         """The brief stored for ``approval_id``; ApprovalNotFound when there is none."""
-        item = self._table.get_item(Key={"pk": f"APPROVAL#{approval_id}", "sk": "BRIEF"},
-                                    ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key={"pk": f"APPROVAL#{approval_id}", "sk": "BRIEF"}, ConsistentRead=True
+        ).get("Item")
         if item is None:
             raise ApprovalNotFound(f"no approval brief {approval_id}")
         _check_version(item)
@@ -303,8 +387,11 @@ class DynamoCheckpointStore(CheckpointStore):
                 UpdateExpression="SET approval_id = :a, #s = :s, updated_at = :u",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":a": approval_id, ":s": IncidentStatus.AWAITING_APPROVAL.value,
-                                           ":u": isoformat(utcnow())},
+                ExpressionAttributeValues={
+                    ":a": approval_id,
+                    ":s": IncidentStatus.AWAITING_APPROVAL.value,
+                    ":u": isoformat(utcnow()),
+                },
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
@@ -313,8 +400,9 @@ class DynamoCheckpointStore(CheckpointStore):
 
     def incident_approval_id(self, incident_id: str) -> str | None:
         """The approval the incident last waited for, if any."""
-        item = self._table.get_item(Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"},
-                                    ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"}, ConsistentRead=True
+        ).get("Item")
         if item is None:
             raise IncidentNotFound(f"no incident {incident_id}")
         return item.get("approval_id") or None

@@ -13,19 +13,32 @@ AUDIT_KEYS = {"partition": "chain_id", "sort": "seq"}
 def create_tables(dynamodb: Any, checkpoint_table: str, audit_table: str) -> None:
     """Create both tables on a DynamoDB resource (moto in tests; the CDK app does this in AWS)."""
     dynamodb.create_table(
-        TableName=checkpoint_table, BillingMode="PAY_PER_REQUEST",
+        TableName=checkpoint_table,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
-                              for name in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-        }],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+            }
+        ],
     )
     dynamodb.create_table(
-        TableName=audit_table, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "chain_id", "KeyType": "HASH"}, {"AttributeName": "seq", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "chain_id", "AttributeType": "S"},
-                              {"AttributeName": "seq", "AttributeType": "N"}],
+        TableName=audit_table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "chain_id", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "chain_id", "AttributeType": "S"},
+            {"AttributeName": "seq", "AttributeType": "N"},
+        ],
     )
