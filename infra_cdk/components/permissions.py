@@ -124,7 +124,10 @@ def _execute(res: Resources) -> list[iam.PolicyStatement]:
             resources=[own_functions, f"{own_functions}:*"],
         ),
         _allow(["ecs:UpdateService", "ecs:DescribeServices"], [res.arn("ecs", "service/*")]),
-        _allow(["codedeploy:StopDeployment"], [res.arn("codedeploy", "deploymentgroup:*")]),
+        _allow(
+            ["codedeploy:GetDeployment", "codedeploy:StopDeployment"],
+            [res.arn("codedeploy", "deploymentgroup:*")],
+        ),
         # Only the allow-listed automation documents (Settings.SSM_DOCUMENT_ALLOWLIST).
         _allow(
             ["ssm:StartAutomationExecution"],

@@ -141,3 +141,46 @@ def test_state_machine_invokes_exactly_the_orchestrated_agents(local_json: dict[
     }
     expected = {functions[_role(agent)] for agent in AGENTS if agent != "approval_callback"}
     assert targets == expected
+
+
+# The AWS calls each agent's code makes outside the tables (controlroom/tools, agents, approval, notify).
+CALLS_MADE = {
+    "evidence": {
+        "cloudwatch:GetMetricData",
+        "logs:FilterLogEvents",
+        "lambda:GetAlias",
+        "lambda:ListTags",
+        "lambda:ListVersionsByFunction",
+        "ecs:DescribeServices",
+        "ecs:ListTagsForResource",
+        "ecs:ListTaskDefinitions",
+        "codedeploy:ListDeployments",
+        "codedeploy:BatchGetDeployments",
+    },
+    "execute": {
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "ecs:DescribeServices",
+        "ecs:UpdateService",
+        "codedeploy:GetDeployment",
+        "codedeploy:StopDeployment",
+        "ssm:StartAutomationExecution",
+        "sns:Publish",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    },
+    "verify": {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},
+    "request_approval": {"ses:SendEmail", "sns:Publish"},
+    "approval_callback": {"states:SendTaskSuccess", "states:SendTaskFailure", "dynamodb:UpdateItem"},
+    "close": {"sns:Publish", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+    "escalate": {"sns:Publish", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+}
+
+
+def test_each_agent_may_make_the_calls_its_code_makes(local_json: dict[str, Any]) -> None:
+    by_role = statements_by_role(local_json)
+    for agent, calls in CALLS_MADE.items():
+        missing = calls - _allowed(by_role[_role(agent)])
+        assert not missing, f"{agent} lacks {sorted(missing)}"
