@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -80,7 +82,6 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    import json
     import urllib.request
 
     from controlroom.local.engine import INBOX_PATH
@@ -107,6 +108,38 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     report = _client().verify_audit(args.incident_id)
     print(render.audit(report))
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from controlroom.llm.replay import replay_incident
+
+    client = _client()
+    # Replay runs Diagnose and Plan here, against the engine's tables.
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": client.endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "CHECKPOINT_TABLE": client.outputs["CheckpointTableName"],
+            "AUDIT_TABLE": client.outputs["AuditTableName"],
+        }
+    )
+    replayed = replay_incident(client.checkpoint, args.incident_id)
+    if not replayed:
+        print(f"{args.incident_id}: no model exchange was recorded (the rules decided); nothing to replay")
+        return EXIT_OK
+    recorded = {record.agent: record.output for record in client.timeline(args.incident_id)}
+    differences = 0
+    for purpose, decision in replayed.items():
+        now, then = decision.model_dump(mode="json"), recorded.get(purpose) or {}
+        changed = sorted(key for key in now.keys() | then.keys() if now.get(key) != then.get(key))
+        differences += bool(changed)
+        print(f"{purpose}: " + ("same decision" if not changed else f"DIFFERS in {', '.join(changed)}"))
+        for key in changed:
+            print(f"  {key}: recorded {json.dumps(then.get(key))[:300]}")
+            print(f"  {key}: replayed {json.dumps(now.get(key))[:300]}")
+    return EXIT_OK if differences == 0 else EXIT_FAILED
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -151,6 +184,11 @@ def _parser() -> argparse.ArgumentParser:
         decide.add_argument("approval_id")
         decide.add_argument("--comment", default="")
         decide.set_defaults(func=lambda a, v=verdict: _decide(_client(), a.approval_id, v, a.comment))
+    replay = sub.add_parser(
+        "replay", help="re-run Diagnose and Plan with the incident's recorded model answers"
+    )
+    replay.add_argument("incident_id")
+    replay.set_defaults(func=cmd_replay)
     trace = sub.add_parser("trace", help="the incident's timeline")
     trace.add_argument("incident_id")
     trace.set_defaults(func=cmd_trace)

@@ -33,6 +33,8 @@ class EngineEndpoint:
     url = "http://127.0.0.1:4599"
     # The local gateway that serves the approval page (API Gateway stages are not served by moto).
     approval_base_url = ""
+    # Per-agent environment overrides for local runs (e.g. the scripted model for Diagnose and Plan).
+    agent_environment: dict[str, dict[str, str]] = {}
 
 
 def handler_environment(function: Any) -> dict[str, str]:
@@ -51,6 +53,7 @@ def handler_environment(function: Any) -> dict[str, str]:
     env.update({key: str(value) for key, value in function.environment_vars.items()})
     if "APPROVAL_BASE_URL" in env and EngineEndpoint.approval_base_url:
         env["APPROVAL_BASE_URL"] = EngineEndpoint.approval_base_url
+    env.update(EngineEndpoint.agent_environment.get(env.get("AGENT_NAME", ""), {}))
     return env
 
 
