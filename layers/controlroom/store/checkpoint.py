@@ -160,12 +160,9 @@ class DynamoCheckpointStore(CheckpointStore):
         return OpenResult(opened=True, incident_id=incident.incident_id)
 
     def get_incident(self, incident_id: str) -> IncidentItem:
-        item = self._table.get_item(
-            Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"}, ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            raise IncidentNotFound(f"no incident {incident_id}")
-        _check_version(item)
+        item = self._require(
+            f"INCIDENT#{incident_id}", "META", IncidentNotFound(f"no incident {incident_id}")
+        )
         return IncidentItem(
             incident=IncidentRef.model_validate_json(item["incident"]),
             status=IncidentStatus(item["status"]),
@@ -235,12 +232,9 @@ class DynamoCheckpointStore(CheckpointStore):
         )
 
     def _approval_item(self, approval_id: str) -> dict[str, Any]:
-        item = self._table.get_item(
-            Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"}, ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            raise ApprovalNotFound(f"no approval {approval_id}")
-        _check_version(item)
+        item = self._require(
+            f"APPROVAL#{approval_id}", "META", ApprovalNotFound(f"no approval {approval_id}")
+        )
         return dict(item)
 
     def get_approval(self, approval_id: str) -> ApprovalRecord:
@@ -347,6 +341,14 @@ class DynamoCheckpointStore(CheckpointStore):
             return None
         return {**item, "raw_event": json.loads(item["raw_event"])}
 
+    def _require(self, pk: str, sk: str, missing: Exception) -> dict[str, Any]:
+        """The item at (pk, sk), read consistently and version-checked; raise ``missing`` if absent."""
+        item = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise missing
+        _check_version(item)
+        return dict(item)
+
     def _query(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
@@ -371,12 +373,9 @@ class DynamoCheckpointStore(CheckpointStore):
 
     def approval_brief(self, approval_id: str) -> ApprovalBrief:
         """The brief stored for ``approval_id``; ApprovalNotFound when there is none."""
-        item = self._table.get_item(
-            Key={"pk": f"APPROVAL#{approval_id}", "sk": "BRIEF"}, ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            raise ApprovalNotFound(f"no approval brief {approval_id}")
-        _check_version(item)
+        item = self._require(
+            f"APPROVAL#{approval_id}", "BRIEF", ApprovalNotFound(f"no approval brief {approval_id}")
+        )
         return ApprovalBrief.model_validate_json(item["brief"])
 
     def record_incident_approval(self, incident_id: str, approval_id: str) -> None:
@@ -400,9 +399,7 @@ class DynamoCheckpointStore(CheckpointStore):
 
     def incident_approval_id(self, incident_id: str) -> str | None:
         """The approval the incident last waited for, if any."""
-        item = self._table.get_item(
-            Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"}, ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            raise IncidentNotFound(f"no incident {incident_id}")
+        item = self._require(
+            f"INCIDENT#{incident_id}", "META", IncidentNotFound(f"no incident {incident_id}")
+        )
         return item.get("approval_id") or None
