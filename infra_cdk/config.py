@@ -72,6 +72,15 @@ class EnvironmentConfig(BaseModel):
     log_retention_days: int
     removal_policy: Literal["destroy", "retain"]
     layer_mode: Literal["full", "source-only"]
+    model_provider: Literal["none", "anthropic", "bedrock"] = Field(
+        "none",
+        description="Diagnose and Plan: none = deterministic rules only; anthropic = Claude API (key in Secrets "
+        "Manager); bedrock = Claude on Amazon Bedrock (IAM, no key).",
+    )
+    model_id: str = Field(
+        "claude-sonnet-4-6", min_length=1, description="Model (or Bedrock inference profile) id."
+    )
+    token_budget_per_incident: int = Field(60000, ge=1000, description="Model tokens one incident may spend.")
     approval_sender: str = Field(
         "controlroom@example.com",
         pattern=r"^[^@\s]+@[^@\s]+$",

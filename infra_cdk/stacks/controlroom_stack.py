@@ -11,6 +11,7 @@ from constructs import Construct
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
 from infra_cdk.components.approval import ApprovalEndpoint
 from infra_cdk.components.data import DataStores
+from infra_cdk.components.model import ModelAccess
 from infra_cdk.components.orchestration import IncidentResponse
 from infra_cdk.components.permissions import AGENTS, Resources
 from infra_cdk.config import EnvironmentConfig
@@ -83,6 +84,14 @@ class ControlroomStack(Stack):
             sender=config.approval_sender,
             request_approval=self.agents.functions["request_approval"],
             approval_callback=self.agents.functions["approval_callback"],
+            retain=config.removal_policy == "retain",
+        )
+        self.model = ModelAccess(
+            self,
+            "Model",
+            prefix=prefix,
+            config=config,
+            functions=self.agents.functions,
             retain=config.removal_policy == "retain",
         )
         self.incident_response = IncidentResponse(
