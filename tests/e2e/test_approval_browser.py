@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from controlroom.approval.inbox import approval_links
 from controlroom.contracts import ApprovalStatus
 from controlroom.local.world import DEMO_ALIAS, DEMO_FUNCTION, GOOD_VERSION
 
@@ -60,7 +59,7 @@ def _pending_link(client) -> tuple[str, str, str]:
     execution_arn = fire_one(client, alarm_event())
     incident_id = client.incident_id(execution_arn)
     approval = client.wait_for_approval(incident_id, execution_arn)
-    links = approval_links(None, approval.approval_id)
+    links = client.wait_for_links(approval.approval_id)
     assert len(links) == 1, "one approver configured for env=local: one signed link"
     return execution_arn, approval.approval_id, links[0]
 

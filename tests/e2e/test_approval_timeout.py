@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from controlroom.approval.inbox import approval_links
 from controlroom.contracts import ApprovalStatus, IncidentStatus
 from controlroom.local.engine import synth
 
@@ -35,7 +34,7 @@ def test_unanswered_approval_expires_then_escalates(session_engine, short_timeou
         execution_arn = fire_one(client, alarm_event())
         incident_id = client.incident_id(execution_arn)
         approval = client.wait_for_approval(incident_id, execution_arn)
-        link = approval_links(None, approval.approval_id)[0]
+        link = client.wait_for_links(approval.approval_id)[0]
         # The link expires before the state times out
         assert (approval.expires_at - approval.created_at).total_seconds() < APPROVAL_TIMEOUT_SECONDS
         # When nobody decides

@@ -198,6 +198,21 @@ class EngineClient:
             enforce_approvers=False,
         )
 
+    def wait_for_links(self, approval_id: str, timeout: float = 15.0) -> list[str]:
+        """The signed links emailed for an approval, once RequestApproval has sent them.
+
+        RequestApproval stores the approval before it emails the approvers, so a pending approval can be
+        seen a moment before its email. Reads the in-process inbox: the engine runs in this process.
+        """
+        from controlroom.approval.inbox import approval_links
+
+        deadline = time.monotonic() + timeout
+        while True:
+            links = approval_links(None, approval_id)
+            if links or time.monotonic() >= deadline:
+                return links
+            time.sleep(0.1)
+
     # timeline and audit ------------------------------------------------------------------------
     def incident(self, incident_id: str) -> IncidentItem:
         return self.checkpoint.get_incident(incident_id)

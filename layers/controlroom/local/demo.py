@@ -38,12 +38,7 @@ def _ask(client: EngineClient, approval: ApprovalRecord) -> str:
 
 
 def _show_approval(client: EngineClient, approval: ApprovalRecord) -> None:
-    try:
-        from controlroom.approval.inbox import approval_links
-
-        links = approval_links(None, approval.approval_id)  # the engine runs in this process
-    except ImportError:
-        links = []
+    links = client.wait_for_links(approval.approval_id)
     print(
         f"      approval {approval.approval_id} (expires {approval.expires_at:%H:%M:%S}Z, "
         f"{approval.required_approvals} approval(s) needed)"
