@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import Acknowledgment, App, CfnResource, Stack, Token, Validations
+from aws_cdk import App, CfnResource, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from infra_cdk.acknowledge import acknowledge, rendered
 from infra_cdk.components.permissions import AGENTS
 from infra_cdk.stacks.controlroom_stack import ControlroomStack
 
-PACK = "AwsSolutions"
 # Per agent: ARN patterns with wildcards (after the "arn:<partition>:" prefix) and why each is needed.
 AGENT_WILDCARDS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "evidence": (
@@ -51,19 +51,10 @@ STAR_REASON = (
 )
 
 
-def _rendered(value: str, pseudo: str) -> str:
-    # cdk-nag names a finding by the resolved ARN: tokens appear as <AWS::Region>/<AWS::AccountId>.
-    return f"<{pseudo}>" if Token.is_unresolved(value) else value
-
-
 def _arn(stack: Stack, service: str, resource: str) -> str:
-    region = _rendered(stack.region, "AWS::Region")
-    account = _rendered(stack.account, "AWS::AccountId")
+    region = rendered(stack.region, "AWS::Region")
+    account = rendered(stack.account, "AWS::AccountId")
     return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"
-
-
-def _ack(construct: object, rule: str, reason: str) -> None:
-    Validations.of(construct).acknowledge(Acknowledgment(id=f"{PACK}::{PACK}-{rule}", reason=reason))  # type: ignore[arg-type]
 
 
 def _acknowledge_agents(stack: ControlroomStack) -> None:
@@ -72,20 +63,20 @@ def _acknowledge_agents(stack: ControlroomStack) -> None:
     for agent in AGENTS:
         role = stack.agents.roles[agent]
         function = stack.agents.functions[agent]
-        _ack(
+        acknowledge(
             function,
             "L1",
             "Python 3.12 on purpose: the layer's wheels are built for cp312 "
             "(pip --python-version 3.12); move runtime and layer together.",
         )
-        _ack(role, f"IAM5[Resource::{index}]", "Queries on the checkpoint table's own indexes (gsi1).")
-        _ack(role, "IAM5[Resource::*]", STAR_REASON)
+        acknowledge(role, f"IAM5[Resource::{index}]", "Queries on the checkpoint table's own indexes (gsi1).")
+        acknowledge(role, "IAM5[Resource::*]", STAR_REASON)
         for service, pattern, reason in AGENT_WILDCARDS.get(agent, ()):
-            _ack(role, f"IAM5[Resource::{_arn(stack, service, pattern)}]", reason)
+            acknowledge(role, f"IAM5[Resource::{_arn(stack, service, pattern)}]", reason)
     documents = stack.config.ssm_documents
     for document in documents:
         arn = _arn(stack, "ssm", f"automation-definition/{document}:*")
-        _ack(
+        acknowledge(
             stack.agents.roles["execute"],
             f"IAM5[Resource::{arn}]",
             "Any version of one allow-listed SSM Automation document.",
@@ -105,8 +96,8 @@ def apply_aws_solutions_checks(app: App, stack: ControlroomStack) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     _acknowledge_agents(stack)
     orchestration = stack.incident_response
-    _ack(orchestration.state_machine.role, "IAM5[Resource::*]", STAR_REASON)
-    _ack(
+    acknowledge(orchestration.state_machine.role, "IAM5[Resource::*]", STAR_REASON)
+    acknowledge(
         orchestration.dead_letter_queue,
         "SQS3",
         "This queue is the dead-letter queue of the alarm rule's target; a DLQ needs no DLQ of its own.",

@@ -2,38 +2,40 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Validations
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
+from infra_cdk.acknowledge import acknowledge
+
 _API_SUPPRESSIONS = [
     {
-        "id": "AwsSolutions-APIG4",
+        "id": "APIG4",
         "reason": "Approvers open a link from an email: each request carries an HMAC "
         "signature bound to (approval id, approver, expiry), checked by the callback before anything is shown or "
         "decided. IAM or Cognito authorizers cannot work for a link clicked in a mail client.",
     },
     {
-        "id": "AwsSolutions-COG4",
+        "id": "COG4",
         "reason": "No Cognito user pool: approval links are authenticated by their HMAC "
         "signature (see APIG4); the approver's identity is the signed approver in the link.",
     },
     {
-        "id": "AwsSolutions-APIG2",
+        "id": "APIG2",
         "reason": "The callback validates every path, query and form field itself "
         "(Powertools resolver + pydantic) and answers 4xx pages; a model here would duplicate that.",
     },
     {
-        "id": "AwsSolutions-APIG1",
+        "id": "APIG1",
         "reason": "Access logs would record signed approval URLs (approver, signature); "
         "the callback logs each decision without the signature and the audit table records it.",
     },
-    {"id": "AwsSolutions-APIG6", "reason": "Execution logging would also record the signed URLs; see APIG1."},
+    {"id": "APIG6", "reason": "Execution logging would also record the signed URLs; see APIG1."},
     {
-        "id": "AwsSolutions-APIG3",
+        "id": "APIG3",
         "reason": "WAF is an account-level choice; the stage is throttled "
         "(20 rps, burst 40) and every request needs a valid signature.",
     },
@@ -93,10 +95,10 @@ class ApprovalEndpoint(Construct):
             ),
         )
         for finding in _API_SUPPRESSIONS:
-            _acknowledge(self.api, finding["id"], finding["reason"])
-        _acknowledge(
+            acknowledge(self.api, finding["id"], finding["reason"])
+        acknowledge(
             self.signing_key,
-            "AwsSolutions-SMG4",
+            "SMG4",
             "The link-signing key is rotated by replacing the "
             "secret: rotating it under pending approvals would invalidate links already emailed; "
             "approvals expire within the approval timeout.",
@@ -108,8 +110,3 @@ class ApprovalEndpoint(Construct):
         # needs no URL (and giving it one would make the API depend on itself).
         request_approval.add_environment("APPROVAL_BASE_URL", self.api.url)
         request_approval.add_environment("APPROVAL_SENDER", sender)
-
-
-def _acknowledge(construct: Construct, rule: str, reason: str) -> None:
-    """Acknowledge one cdk-nag finding on ``construct`` and its children, with the reason on record."""
-    Validations.of(construct).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))  # type: ignore[arg-type]

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra_cdk.acknowledge import acknowledge, rendered
 from infra_cdk.config import EnvironmentConfig
 
 MODEL_AGENTS = ("diagnose", "plan")
-
-
-def _acknowledge(construct: Construct, rule: str, reason: str) -> None:
-    Validations.of(construct).acknowledge(
-        Acknowledgment(id=f"AwsSolutions::AwsSolutions-{rule}", reason=reason)
-    )  # type: ignore[arg-type]
-
-
-def _rendered(value: str, pseudo: str) -> str:
-    # cdk-nag names a finding by the resolved ARN: tokens appear as <AWS::Region>/<AWS::AccountId>.
-    return f"<{pseudo}>" if Token.is_unresolved(value) else value
 
 
 class ModelAccess(Construct):
@@ -63,9 +53,7 @@ class ModelAccess(Construct):
             description="Anthropic API key for Diagnose and Plan: replace the generated value with your key.",
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
-        _acknowledge(
-            self.api_key, "SMG4", "A vendor API key is rotated at the vendor, then put here by hand."
-        )
+        acknowledge(self.api_key, "SMG4", "A vendor API key is rotated at the vendor, then put here by hand.")
         for function in agents:
             function.add_environment("MODEL_API_KEY_SECRET_ARN", self.api_key.secret_arn)
             self.api_key.grant_read(function)
@@ -88,14 +76,14 @@ class ModelAccess(Construct):
             assert function.role is not None
             policy.attach_to_role(function.role)
             region, account = (
-                _rendered(stack.region, "AWS::Region"),
-                _rendered(stack.account, "AWS::AccountId"),
+                rendered(stack.region, "AWS::Region"),
+                rendered(stack.account, "AWS::AccountId"),
             )
             for resource in (
                 f"{region}:*:foundation-model/anthropic.*",
                 f"{region}:{account}:inference-profile/*anthropic.*",
             ):
-                _acknowledge(
+                acknowledge(
                     policy,
                     f"IAM5[Resource::arn:<AWS::Partition>:bedrock:{resource}]",
                     "Anthropic models and inference profiles on Bedrock: the model id is configuration, and "
