@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
+from controlroom.local.server import local_client
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -64,17 +64,6 @@ class Deployment:
     stack_name: str
     outputs: dict[str, str]
     physical_ids: dict[str, str] = field(default_factory=dict)
-
-
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        aws_session_token="local",
-    )
 
 
 def _zip_directory(directory: Path) -> bytes:
@@ -212,7 +201,7 @@ def _prepare(
     template.get("Parameters", {}).pop("BootstrapVersion", None)
     resources: dict[str, Any] = template["Resources"]
     values = _planned_values(resources, gateway_url)
-    secrets = _client("secretsmanager", endpoint)
+    secrets = local_client("secretsmanager", endpoint)
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::SecretsManager::Secret":
             props = resource.get("Properties", {})
@@ -255,14 +244,14 @@ def _create_bridged(
         if resource["Type"] == "AWS::SES::EmailIdentity":
             # moto's SES refuses to send from unverified identities, as SES does.
             identity = str(resolve(props["EmailIdentity"]))
-            ses = _client("ses", endpoint)
+            ses = local_client("ses", endpoint)
             if "@" in identity:
                 ses.verify_email_identity(EmailAddress=identity)
             else:
                 ses.verify_domain_identity(Domain=identity)
             values.setdefault(logical_id, {"Ref": identity})
         elif resource["Type"] == "AWS::Lambda::Alias":
-            _client("lambda", endpoint).create_alias(
+            local_client("lambda", endpoint).create_alias(
                 FunctionName=resolve(props["FunctionName"]), Name=props["Name"], FunctionVersion="$LATEST"
             )
         elif resource["Type"] == "AWS::StepFunctions::StateMachine":
@@ -271,7 +260,7 @@ def _create_bridged(
                 definition = definition.replace("${" + name + "}", str(resolve(value)))
             if "${" in definition:
                 raise DeployError(f"{logical_id}: unresolved substitution left in the definition")
-            _client("stepfunctions", endpoint).create_state_machine(
+            local_client("stepfunctions", endpoint).create_state_machine(
                 name=values[logical_id]["Name"],
                 definition=definition,
                 roleArn=resolve(props["RoleArn"]),
@@ -289,8 +278,8 @@ def deploy(
         raise DeployError(f"no template {template_path}: synthesize first (make synth-local)")
     original = json.loads(template_path.read_text())
     template, bridged, values = _prepare(original, endpoint, gateway_url)
-    _publish_assets(cdk_out, stack_name, _client("s3", endpoint))
-    cloudformation = _client("cloudformation", endpoint)
+    _publish_assets(cdk_out, stack_name, local_client("s3", endpoint))
+    cloudformation = local_client("cloudformation", endpoint)
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(template),

@@ -7,8 +7,23 @@ import os
 import socket
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 from controlroom.local import patches
+
+
+def local_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
+    """A boto3 client for the local engine at ``endpoint``, with the fake credentials moto accepts."""
+    import boto3
+
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        aws_session_token="local",
+    )
 
 
 class PortInUse(OSError):

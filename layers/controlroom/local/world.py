@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
+from controlroom.local.server import local_client
 
 DEMO_FUNCTION = "checkout-api"
 DEMO_ALIAS = "live"
@@ -27,17 +27,6 @@ _DIMENSIONS = [
     {"Name": "FunctionName", "Value": DEMO_FUNCTION},
     {"Name": "Resource", "Value": f"{DEMO_FUNCTION}:{DEMO_ALIAS}"},
 ]
-
-
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        aws_session_token="local",
-    )
 
 
 def _code(body: str) -> bytes:
@@ -55,7 +44,7 @@ class World:
 
     def seed(self) -> World:
         """Create the service (two versions, alias on the bad one), its error logs, metrics and alarm."""
-        iam, lam = _client("iam", self.endpoint), _client("lambda", self.endpoint)
+        iam, lam = local_client("iam", self.endpoint), local_client("lambda", self.endpoint)
         role = iam.create_role(
             RoleName=f"{DEMO_FUNCTION}-role",
             AssumeRolePolicyDocument=json.dumps(
@@ -92,7 +81,7 @@ class World:
         return self
 
     def _seed_logs(self) -> None:
-        logs = _client("logs", self.endpoint)
+        logs = local_client("logs", self.endpoint)
         group = f"/aws/lambda/{DEMO_FUNCTION}"
         logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName="2026/11/21/[2]demo")
@@ -112,7 +101,7 @@ class World:
         )
 
     def _seed_metrics_and_alarm(self) -> None:
-        cloudwatch = _client("cloudwatch", self.endpoint)
+        cloudwatch = local_client("cloudwatch", self.endpoint)
         now = datetime.now(UTC)
         cloudwatch.put_metric_data(
             Namespace="AWS/Lambda",
@@ -151,7 +140,7 @@ class World:
         threading.Thread(target=self._simulate, args=(self._stop, interval_seconds), daemon=True).start()
 
     def _simulate(self, stop: threading.Event, interval: float) -> None:
-        lam, cloudwatch = _client("lambda", self.endpoint), _client("cloudwatch", self.endpoint)
+        lam, cloudwatch = local_client("lambda", self.endpoint), local_client("cloudwatch", self.endpoint)
         while not stop.wait(interval):
             try:
                 version = lam.get_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS)["FunctionVersion"]
