@@ -1,0 +1,55 @@
+"""The business metrics controlroom emits, shared by the agents (which emit them) and the CDK app
+(whose dashboard and alarms read them).
+
+Every metric is published as CloudWatch EMF by Powertools Metrics in the ``Controlroom`` namespace with
+two dimensions, ``service=controlroom`` and ``environment=<env>`` (the ENVIRONMENT variable), so dev,
+staging and prod in one account never mix. This module has no imports: the CDK app reads it too.
+"""
+
+from __future__ import annotations
+
+NAMESPACE = "Controlroom"
+SERVICE = "controlroom"
+SERVICE_DIMENSION = "service"
+ENVIRONMENT_DIMENSION = "environment"
+
+# Incidents (Intake, Close, Escalate); counts.
+INCIDENTS_OPENED = "IncidentsOpened"
+INCIDENTS_DEDUPLICATED = "IncidentsDeduplicated"
+INCIDENTS_RESOLVED = "IncidentsResolved"
+ESCALATIONS = "Escalations"
+# Escalations whose reason is approval_timeout (nobody decided in time); counts.
+APPROVAL_TIMEOUTS = "ApprovalTimeouts"
+# Policy put the incident in quarantine (Cedar forbade the action outright); counts.
+QUARANTINES = "Quarantines"
+
+# Approvals (RequestApproval, the approval callback).
+APPROVALS_REQUESTED = "ApprovalsRequested"
+APPROVALS_APPROVED = "ApprovalsApproved"
+APPROVALS_REJECTED = "ApprovalsRejected"
+# Gauge: approvals still waiting for a decision, emitted after each request and each decision.
+APPROVALS_PENDING = "ApprovalsPending"
+
+# Durations, in seconds.
+# Alarm time (the alarm's state-change timestamp) to the approval request being sent.
+TIME_TO_APPROVAL_REQUEST = "TimeToApprovalRequest"
+# Approval request to the deciding vote (approve or reject).
+TIME_TO_DECISION = "TimeToDecision"
+# Alarm time to Verify seeing the workload recovered.
+TIME_TO_RECOVERY = "TimeToRecovery"
+
+# The model path (Diagnose, Plan).
+MODEL_DECISIONS = "ModelDecisions"  # a decision the model produced (validated)
+MODEL_FALLBACKS = "ModelFallbacks"  # the rules produced it instead (model off, failed, over budget, breaker open)
+MODEL_CALLS = "ModelCalls"
+MODEL_TOKENS_IN = "ModelTokensIn"
+MODEL_TOKENS_OUT = "ModelTokensOut"
+MODEL_COST_USD = "ModelCostUsd"
+MODEL_BREAKER_OPENED = "ModelBreakerOpened"  # the circuit breaker tripped open
+TOKEN_BUDGET_EXHAUSTED = "TokenBudgetExhausted"  # an incident hit its token budget
+
+# Every agent (the runtime).
+AGENT_INVOCATIONS = "AgentInvocations"
+AGENT_ERRORS = "AgentErrors"
+AGENT_DURATION = "AgentDuration"  # milliseconds
+CONTRACT_VIOLATIONS = "ContractViolations"
