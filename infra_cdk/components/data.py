@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -19,9 +20,13 @@ class DataStores(Construct):
         ``controlroom-<env>``; every physical name starts with it.
     retain
         Keep tables and topic when the stack is deleted (prod), with deletion protection on the tables.
+    key
+        The environment's customer-managed key: both tables and the topic are encrypted with it.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, retain: bool) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, prefix: str, retain: bool, key: kms.IKey
+    ) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         pitr = dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True)
@@ -36,6 +41,8 @@ class DataStores(Construct):
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=CHECKPOINT_TTL_ATTRIBUTE,
             point_in_time_recovery_specification=pitr,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
             deletion_protection=retain,
             removal_policy=removal,
         )
@@ -57,6 +64,8 @@ class DataStores(Construct):
             sort_key=dynamodb.Attribute(name=AUDIT_KEYS["sort"], type=dynamodb.AttributeType.NUMBER),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=pitr,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
             deletion_protection=retain,
             removal_policy=removal,
         )
@@ -67,5 +76,6 @@ class DataStores(Construct):
             topic_name=f"{prefix}-notifications",
             display_name="controlroom notifications",
             enforce_ssl=True,
+            master_key=key,
         )
         self.topic.apply_removal_policy(removal)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -32,8 +33,10 @@ class ModelAccess(Construct):
         config: EnvironmentConfig,
         functions: dict[str, lambda_.Function],
         retain: bool,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._key = key
         self.api_key: secretsmanager.Secret | None = None
         agents = [functions[name] for name in MODEL_AGENTS]
         for function in agents:
@@ -51,6 +54,7 @@ class ModelAccess(Construct):
             "ApiKey",
             secret_name=f"{prefix}/anthropic-api-key",
             description="Anthropic API key for Diagnose and Plan: replace the generated value with your key.",
+            encryption_key=self._key,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         acknowledge(self.api_key, "SMG4", "A vendor API key is rotated at the vendor, then put here by hand.")

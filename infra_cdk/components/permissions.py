@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+
+from infra_cdk.components.keys import KEY_USE_ACTIONS
 
 AGENTS = (
     "intake",
@@ -66,6 +69,7 @@ class Resources:
     audit_table: dynamodb.ITable
     topic: sns.ITopic
     ssm_documents: tuple[str, ...]
+    key: kms.IKey
 
     def arn(self, service: str, resource: str, *, separator: str = ":") -> str:
         """An ARN in this stack's account and region."""
@@ -85,6 +89,8 @@ def table_statements(agent: str, res: Resources) -> list[iam.PolicyStatement]:
         _allow(list(CHECKPOINT_READS), [checkpoint, f"{checkpoint}/index/*"]),
         _allow([*CHECKPOINT_BASE_WRITES, *CHECKPOINT_EXTRA[agent]], [checkpoint]),
         _allow(list(AUDIT_ACTIONS), [audit]),
+        # Both tables (and the topic) are encrypted under the environment's key.
+        _allow(list(KEY_USE_ACTIONS), [res.key.key_arn]),
     ]
 
 
