@@ -17,6 +17,8 @@ CDK_JSON = ROOT / "cdk.json"
 ENVIRONMENTS_KEY = "environments"
 ENV_KEY = "env"
 OVERRIDE_PREFIX = "override:"
+# Every alarm controlroom creates about itself starts with this (stack names are controlroom-<env>).
+OWN_ALARM_PREFIX = "controlroom-"
 
 # The only retention periods CloudWatch Logs accepts, with their aws_logs.RetentionDays member names.
 LOG_RETENTION_NAMES = {
@@ -86,6 +88,12 @@ class EnvironmentConfig(BaseModel):
         pattern=r"^[^@\s]+@[^@\s]+$",
         description="SES identity approval emails are sent from (verify it in SES before the first incident).",
     )
+    intake_reserved_concurrency: int | None = Field(
+        10,
+        ge=1,
+        description="Concurrent executions reserved for Intake (an alarm storm cannot starve the account, and "
+        "the rest of the account cannot starve Intake); null = none (accounts with a concurrency quota of 10).",
+    )
     ssm_documents: list[str] = Field(
         default_factory=lambda: ["AWS-RestartEC2Instance"],
         description="SSM Automation documents Execute may start (IAM and SSM_DOCUMENT_ALLOWLIST).",
@@ -112,6 +120,24 @@ class EnvironmentConfig(BaseModel):
         for approver in value:
             if "@" not in approver or "," in approver:
                 raise ValueError(f"{approver!r} is not an email address")
+        return value
+
+    @field_validator("intake_reserved_concurrency", mode="before")
+    @classmethod
+    def _none_from_command_line(cls, value: Any) -> Any:
+        # -c override:intake_reserved_concurrency=none turns the reservation off.
+        return None if isinstance(value, str) and value.strip().lower() in ("none", "null", "") else value
+
+    @field_validator("alarm_name_prefix")
+    @classmethod
+    def _prefix_cannot_match_controlroom(cls, value: str) -> str:
+        # controlroom's own alarms are named controlroom-<env>-...: a prefix that matches them would make
+        # an alarm about controlroom start an incident flow about itself.
+        if value and (OWN_ALARM_PREFIX.startswith(value) or value.startswith(OWN_ALARM_PREFIX)):
+            raise ValueError(
+                f"{value!r} would also match controlroom's own alarms (named {OWN_ALARM_PREFIX}<env>-...); "
+                "choose a prefix such as 'cr-'"
+            )
         return value
 
     @field_validator("log_retention_days")

@@ -8,6 +8,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra_cdk.components.permissions import AGENTS, Resources, agent_statements
@@ -15,6 +16,9 @@ from infra_cdk.config import ROOT, EnvironmentConfig
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 FUNCTIONS_DIR = ROOT / "functions"
+# Agents whose side effects must never repeat behind the flow's back if someone invokes them
+# asynchronously: straight to the dead-letter queue instead of Lambda's two automatic retries.
+NOT_RETRIED_ASYNC = frozenset({"execute", "request_approval", "approval_callback"})
 
 
 class MissingFunctionCode(FileNotFoundError):
@@ -68,12 +72,20 @@ def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, 
 
 
 class AgentFunctions(Construct):
-    """The layer plus, per agent, a function with its own role and log group.
+    """The layer plus, per agent, a function with its own role, log group, published version and alias.
+
+    Every function is published as a version (``current_version``: a change of code or configuration
+    publishes a new one, which ``cdk diff`` shows as a new AWS::Lambda::Version) and reached through an
+    alias named after the environment, which points at that version. Callers (the state machine, API
+    Gateway) invoke the alias, so the running version is pinned and recorded by every decision.
 
     Attributes
     ----------
-    functions, roles
+    functions, roles, aliases
         Keyed by agent name (``request_approval``).
+    async_dead_letter_queue
+        Where an asynchronous invocation lands after Lambda's retries (none of ours is asynchronous; an
+        operator's ``aws lambda invoke --invocation-type Event`` must not vanish either).
     """
 
     def __init__(
@@ -89,6 +101,17 @@ class AgentFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         folders = handler_dirs(functions_dir)
+        self._removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        self.async_dead_letter_queue = sqs.Queue(
+            self,
+            "AsyncDeadLetterQueue",
+            queue_name=f"{res.prefix}-agent-async-dlq",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=res.key,
+            enforce_ssl=True,
+            removal_policy=self._removal,
+        )
         self.layer = lambda_.LayerVersion(
             self,
             "SharedLayer",
@@ -97,11 +120,10 @@ class AgentFunctions(Construct):
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
             compatible_architectures=[lambda_.Architecture.X86_64],
             description=f"controlroom library ({config.layer_mode})",
-            removal_policy=RemovalPolicy.RETAIN
-            if config.removal_policy == "retain"
-            else RemovalPolicy.DESTROY,
+            removal_policy=self._removal,
         )
         self.functions: dict[str, lambda_.Function] = {}
+        self.aliases: dict[str, lambda_.Alias] = {}
         self.roles: dict[str, iam.Role] = {}
         for agent in AGENTS:
             self._add_agent(agent, folders[agent], env_name, config, res)
@@ -115,9 +137,8 @@ class AgentFunctions(Construct):
             f"{pascal(agent)}Logs",
             log_group_name=f"/aws/lambda/{name}",
             retention=logs.RetentionDays[config.log_retention_name],
-            removal_policy=RemovalPolicy.RETAIN
-            if config.removal_policy == "retain"
-            else RemovalPolicy.DESTROY,
+            encryption_key=res.key,
+            removal_policy=self._removal,
         )
         self.roles[agent] = self._role(agent, name, env_name, log_group, res)
         self.functions[agent] = lambda_.Function(
@@ -136,6 +157,18 @@ class AgentFunctions(Construct):
             environment=agent_environment(env_name, config, res, agent),
             log_group=log_group,
             description=f"controlroom {agent} agent",
+            # Intake is the door an alarm storm comes through: its own pool, so the storm cannot starve
+            # the account's other functions and they cannot starve it.
+            reserved_concurrent_executions=config.intake_reserved_concurrency if agent == "intake" else None,
+            dead_letter_queue=self.async_dead_letter_queue,
+            retry_attempts=0 if agent in NOT_RETRIED_ASYNC else None,
+        )
+        self.aliases[agent] = lambda_.Alias(
+            self,
+            f"{pascal(agent)}Alias",
+            alias_name=env_name,
+            version=self.functions[agent].current_version,
+            description=f"controlroom {agent} agent, {env_name}: the version the flow invokes",
         )
 
     def _role(

@@ -1,26 +1,26 @@
-"""The incident-response state machine and the EventBridge rule that starts it on alarms."""
+"""The incident-response state machine (published as a version, reached through an alias) and the
+EventBridge rule that starts it on alarms."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from controlroom import asl
 from infra_cdk.components.agents import pascal
-from infra_cdk.config import ROOT, EnvironmentConfig
+from infra_cdk.config import OWN_ALARM_PREFIX, ROOT, EnvironmentConfig
 
 ASL_PATH = ROOT / "stepfunctions" / "incident_response.asl.json"
 # Agents the ASL invokes (approval_callback is called by people, through its own endpoint).
@@ -38,22 +38,54 @@ ORCHESTRATED = (
 )
 
 
+# The string substitution carrying the flow revision into the Normalise state (and every decision record).
+FLOW_REVISION = "FlowRevision"
+
+
 def substitution_name(agent: str) -> str:
     """The DefinitionSubstitutions key of an agent: request_approval -> RequestApprovalFunctionArn."""
     return f"{pascal(agent)}FunctionArn"
 
 
 def alarm_event_pattern(alarm_name_prefix: str) -> dict[str, Any]:
-    """The EventBridge pattern for alarms entering ALARM, restricted to a name prefix when one is set."""
-    detail: dict[str, Any] = {"state": {"value": ["ALARM"]}}
-    if alarm_name_prefix:
-        detail["alarmName"] = [{"prefix": alarm_name_prefix}]
-    return {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"], "detail": detail}
+    """The EventBridge pattern for alarms entering ALARM.
+
+    With a name prefix, only alarms named with it (config refuses prefixes that match controlroom's own
+    alarms). Without one, every alarm except controlroom's own: an alarm about the control plane pages a
+    human through the ops topic and never starts an incident flow about itself.
+    """
+    names: list[dict[str, Any]] = (
+        [{"prefix": alarm_name_prefix}]
+        if alarm_name_prefix
+        else [{"anything-but": {"prefix": OWN_ALARM_PREFIX}}]
+    )
+    return {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"state": {"value": ["ALARM"]}, "alarmName": names},
+    }
+
+
+def flow_revision(definition: str) -> str:
+    """A short content digest of the rendered definition: which flow an incident ran, in every record."""
+    return "sha256:" + hashlib.sha256(definition.encode("utf-8")).hexdigest()[:12]
 
 
 class IncidentResponse(Construct):
-    """State machine (numbers rendered per environment, function ARNs as substitutions), its trigger and
-    the ops alarms that page humans when the control plane itself fails."""
+    """State machine (numbers rendered per environment, agent aliases as substitutions), its published
+    version and environment alias, and the rule that starts the alias on alarms.
+
+    Parameters
+    ----------
+    prefix
+        ``controlroom-<env>``.
+    env_name
+        The alias name (``prod``), like the agents' aliases.
+    aliases
+        The agents' aliases by agent name: the flow invokes pinned versions, never $LATEST.
+    key
+        Encrypts the rule's dead-letter queue and the execution log group.
+    """
 
     def __init__(
         self,
@@ -61,38 +93,67 @@ class IncidentResponse(Construct):
         construct_id: str,
         *,
         prefix: str,
+        env_name: str,
         config: EnvironmentConfig,
-        functions: dict[str, lambda_.Function],
-        topic: sns.ITopic,
+        aliases: dict[str, lambda_.Alias],
+        key: kms.IKey,
         asl_path: Path = ASL_PATH,
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = prefix
         self._config = config
+        self._key = key
         self._removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
-        self.state_machine = self._state_machine(functions, asl_path)
+        self.state_machine = self._state_machine(aliases, asl_path)
+        self.version = sfn.CfnStateMachineVersion(
+            self,
+            "Version",
+            state_machine_arn=self.state_machine.state_machine_arn,
+            # A new revision (a changed definition) publishes a new version; an unchanged one does not.
+            state_machine_revision_id=self.state_machine.state_machine_revision_id,
+            description=f"controlroom incident response {self.revision}",
+        )
+        # Keep superseded versions: executions still running on them finish on the code they started with.
+        self.version.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.alias = sfn.CfnStateMachineAlias(
+            self,
+            "Alias",
+            name=env_name,
+            description=f"controlroom incident response, {env_name}: the version alarms start",
+            routing_configuration=[
+                sfn.CfnStateMachineAlias.RoutingConfigurationVersionProperty(
+                    state_machine_version_arn=self.version.attr_arn, weight=100
+                )
+            ],
+        )
         self.dead_letter_queue = sqs.Queue(
             self,
             "AlarmDeadLetterQueue",
             queue_name=f"{prefix}-alarm-dlq",
             retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
             enforce_ssl=True,
             removal_policy=self._removal,
         )
         self.rule = self._alarm_rule()
-        self.ops_alarms = self._ops_alarms(topic)
 
-    def _state_machine(self, functions: dict[str, lambda_.Function], asl_path: Path) -> sfn.StateMachine:
+    @property
+    def alias_arn(self) -> str:
+        """The ARN alarms start: ``arn:...:stateMachine:<name>:<env>``."""
+        return self.alias.ref
+
+    def _state_machine(self, aliases: dict[str, lambda_.Alias], asl_path: Path) -> sfn.StateMachine:
         role = iam.Role(
             self,
             "StateMachineRole",
             role_name=f"{self._prefix}-state-machine",
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
         )
+        # The aliases only: the flow cannot invoke $LATEST or an unpinned version.
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[functions[a].function_arn for a in ORCHESTRATED]
+                actions=["lambda:InvokeFunction"], resources=[aliases[a].function_arn for a in ORCHESTRATED]
             )
         )
         log_group = logs.LogGroup(
@@ -100,16 +161,19 @@ class IncidentResponse(Construct):
             "StateMachineLogs",
             log_group_name=f"/aws/vendedlogs/states/{self._prefix}-incident-response",
             retention=logs.RetentionDays[self._config.log_retention_name],
+            encryption_key=self._key,
             removal_policy=self._removal,
         )
         definition = asl.load(asl_path, numbers=self._config.asl_numbers())
+        self.revision = flow_revision(definition)
+        substitutions = {substitution_name(a): aliases[a].function_arn for a in ORCHESTRATED}
         return sfn.StateMachine(
             self,
             "StateMachine",
             state_machine_name=f"{self._prefix}-incident-response",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(definition),
-            definition_substitutions={substitution_name(a): functions[a].function_arn for a in ORCHESTRATED},
+            definition_substitutions={**substitutions, FLOW_REVISION: self.revision},
             role=role,
             tracing_enabled=True,
             # Names and transitions only: state data carries evidence text that stays in the checkpoint.
@@ -123,7 +187,7 @@ class IncidentResponse(Construct):
             self,
             "AlarmStateChangeRule",
             rule_name=f"{self._prefix}-alarm-state-change",
-            description="CloudWatch alarms entering ALARM start an incident-response execution",
+            description="CloudWatch alarms entering ALARM start an incident-response execution (the alias)",
             event_pattern=events.EventPattern(
                 source=pattern["source"], detail_type=pattern["detail-type"], detail=pattern["detail"]
             ),
@@ -134,9 +198,12 @@ class IncidentResponse(Construct):
             role_name=f"{self._prefix}-alarm-rule",
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
         )
+        # The target is the alias: StartExecution is granted on the alias ARN only (a qualified ARN scopes
+        # the permission down to that alias), so the rule cannot start $LATEST or an old version.
+        target = sfn.StateMachine.from_state_machine_arn(self, "AliasTarget", self.alias_arn)
         rule.add_target(
             targets.SfnStateMachine(
-                self.state_machine,
+                target,
                 role=events_role,
                 dead_letter_queue=self.dead_letter_queue,
                 retry_attempts=self._config.retry_max_attempts,
@@ -144,32 +211,3 @@ class IncidentResponse(Construct):
             )
         )
         return rule
-
-    def _ops_alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
-        # A failed execution means Escalate itself failed (the ASL catches everything else), and a message
-        # in the DLQ means an alarm never became an incident: both need a human, through the same topic.
-        alarms = [
-            self.state_machine.metric_failed(period=Duration.minutes(1), statistic="Sum").create_alarm(
-                self,
-                "ExecutionsFailedAlarm",
-                alarm_name=f"{self._prefix}-executions-failed",
-                alarm_description="An incident-response execution failed: the incident has no owner.",
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ).create_alarm(
-                self,
-                "DeadLetterAlarm",
-                alarm_name=f"{self._prefix}-alarm-dlq-not-empty",
-                alarm_description="An alarm event could not start an incident (see the DLQ).",
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        ]
-        for alarm in alarms:
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-        return alarms

@@ -11,7 +11,9 @@ from constructs import Construct
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
 from infra_cdk.components.approval import ApprovalEndpoint
 from infra_cdk.components.data import DataStores
+from infra_cdk.components.keys import DataKey
 from infra_cdk.components.model import ModelAccess
+from infra_cdk.components.operations import Operations
 from infra_cdk.components.orchestration import IncidentResponse
 from infra_cdk.components.permissions import AGENTS, Resources
 from infra_cdk.config import EnvironmentConfig
@@ -58,7 +60,9 @@ class ControlroomStack(Stack):
         Tags.of(self).add("controlroom:environment", env_name)
         self.env_name = env_name
         self.config = config
-        self.data = DataStores(self, "Data", prefix=prefix, retain=config.removal_policy == "retain")
+        retain = config.removal_policy == "retain"
+        self.key = DataKey(self, "DataKey", prefix=prefix, retain=retain).key
+        self.data = DataStores(self, "Data", prefix=prefix, retain=retain, key=self.key)
         res = Resources(
             stack=self,
             prefix=prefix,
@@ -66,6 +70,7 @@ class ControlroomStack(Stack):
             audit_table=self.data.audit_table,
             topic=self.data.topic,
             ssm_documents=tuple(config.ssm_documents),
+            key=self.key,
         )
         self.agents = AgentFunctions(
             self,
@@ -84,7 +89,9 @@ class ControlroomStack(Stack):
             sender=config.approval_sender,
             request_approval=self.agents.functions["request_approval"],
             approval_callback=self.agents.functions["approval_callback"],
-            retain=config.removal_policy == "retain",
+            callback_alias=self.agents.aliases["approval_callback"],
+            retain=retain,
+            key=self.key,
         )
         self.model = ModelAccess(
             self,
@@ -92,20 +99,40 @@ class ControlroomStack(Stack):
             prefix=prefix,
             config=config,
             functions=self.agents.functions,
-            retain=config.removal_policy == "retain",
+            retain=retain,
+            key=self.key,
         )
         self.incident_response = IncidentResponse(
             self,
             "IncidentResponse",
             prefix=prefix,
+            env_name=env_name,
             config=config,
-            functions=self.agents.functions,
+            aliases=self.agents.aliases,
+            key=self.key,
+        )
+        self.operations = Operations(
+            self,
+            "Operations",
+            prefix=prefix,
+            env_name=env_name,
+            functions=self.agents.aliases,
+            state_machine=self.incident_response.state_machine,
+            queues={
+                "alarm-events": self.incident_response.dead_letter_queue,
+                "agent-async": self.agents.async_dead_letter_queue,
+            },
             topic=self.data.topic,
         )
         self._outputs()
 
     def _outputs(self) -> None:
         CfnOutput(self, "StateMachineArn", value=self.incident_response.state_machine.state_machine_arn)
+        CfnOutput(self, "StateMachineAliasArn", value=self.incident_response.alias_arn)
+        CfnOutput(self, "StateMachineVersionArn", value=self.incident_response.version.attr_arn)
+        CfnOutput(self, "FlowRevision", value=self.incident_response.revision)
+        CfnOutput(self, "DataKeyArn", value=self.key.key_arn)
+        CfnOutput(self, "DashboardName", value=self.operations.dashboard.dashboard_name)
         CfnOutput(self, "CheckpointTableName", value=self.data.checkpoint_table.table_name)
         CfnOutput(self, "AuditTableName", value=self.data.audit_table.table_name)
         CfnOutput(self, "TopicArn", value=self.data.topic.topic_arn)
