@@ -6,6 +6,8 @@ cannot create are created through their APIs (state machines, in the *executing*
 backend, with DefinitionSubstitutions resolved; Lambda aliases; secrets) or left out when they
 have no local meaning (Function URLs are served by the local gateway; alarms on controlroom itself,
 dashboards, subscriptions); and references to them are rewritten to the values they will have.
+Versions are real: each Lambda version is published and each alias points at it, and the state
+machine is published as version 1 with the environment's alias routing to it.
 """
 
 from __future__ import annotations
@@ -40,9 +42,6 @@ DROPPED_TYPES = {
     "AWS::Lambda::Permission",
     "AWS::Lambda::EventInvokeConfig",
     "AWS::SQS::QueuePolicy",
-    "AWS::StepFunctions::StateMachineVersion",
-    "AWS::StepFunctions::StateMachineAlias",
-    "AWS::Lambda::Version",
     "AWS::KMS::Alias",
     "AWS::Logs::ResourcePolicy",
 }
@@ -50,9 +49,14 @@ DROPPED_TYPES = {
 API_TYPES = (
     "AWS::SecretsManager::Secret",
     "AWS::SES::EmailIdentity",
+    "AWS::Lambda::Version",
     "AWS::Lambda::Alias",
     "AWS::StepFunctions::StateMachine",
+    "AWS::StepFunctions::StateMachineVersion",
+    "AWS::StepFunctions::StateMachineAlias",
 )
+# A fresh local account publishes version 1 of the state machine (the engine resets moto on every deploy).
+FIRST_VERSION = "1"
 
 
 class DeployError(RuntimeError):
@@ -123,15 +127,41 @@ def _literal(value: Any, what: str) -> str:
     return value
 
 
+def _ref_target(node: Any, what: str) -> str:
+    """The logical id a {"Ref": id} or {"Fn::GetAtt": [id, attribute]} points at."""
+    if isinstance(node, dict) and "Ref" in node:
+        return str(node["Ref"])
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        return str(node["Fn::GetAtt"][0])
+    raise DeployError(f"{what} must reference a resource of the stack, got {json.dumps(node)[:200]}")
+
+
+# Planned in this order: versions and aliases need their state machine's value first.
+_PLANNING_ORDER = {"AWS::StepFunctions::StateMachineVersion": 1, "AWS::StepFunctions::StateMachineAlias": 2}
+
+
 def _planned_values(resources: dict[str, Any], gateway_url: str) -> dict[str, dict[str, str]]:
     """The values references to bridged or dropped resources will resolve to."""
     values: dict[str, dict[str, str]] = {}
-    for logical_id, resource in resources.items():
+    ordered = sorted(resources.items(), key=lambda item: _PLANNING_ORDER.get(item[1]["Type"], 0))
+    for logical_id, resource in ordered:
         kind, props = resource["Type"], resource.get("Properties", {})
         if kind == "AWS::StepFunctions::StateMachine":
             name = _literal(props.get("StateMachineName", logical_id), f"{logical_id}.StateMachineName")
             arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
             values[logical_id] = {"Ref": arn, "Arn": arn, "Name": name}
+        elif kind == "AWS::StepFunctions::StateMachineVersion":
+            machine = _ref_target(props.get("StateMachineArn"), f"{logical_id}.StateMachineArn")
+            arn = f"{values[machine]['Arn']}:{FIRST_VERSION}"
+            values[logical_id] = {"Ref": arn, "Arn": arn}
+        elif kind == "AWS::StepFunctions::StateMachineAlias":
+            name = _literal(props.get("Name"), f"{logical_id}.Name")
+            version = _ref_target(
+                props["RoutingConfiguration"][0]["StateMachineVersionArn"],
+                f"{logical_id}.RoutingConfiguration",
+            )
+            arn = values[version]["Arn"].rsplit(":", 1)[0] + f":{name}"
+            values[logical_id] = {"Ref": arn, "Arn": arn}
         elif kind == "AWS::SES::EmailIdentity":
             identity = _literal(props.get("EmailIdentity"), f"{logical_id}.EmailIdentity")
             values[logical_id] = {"Ref": identity}
@@ -224,6 +254,12 @@ def _prepare(
             resource["DependsOn"] = [d for d in depends if d not in removed]
         elif isinstance(depends, str) and depends in removed:
             resource.pop("DependsOn")
+    for resource in kept.values():
+        if resource["Type"] == "AWS::KMS::Key" and "Tags" in resource.get("Properties", {}):
+            # moto 5.2.5 passes CloudFormation's {Key, Value} tags to a tagger that reads TagKey/TagValue.
+            resource["Properties"]["Tags"] = [
+                {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in resource["Properties"]["Tags"]
+            ]
     template["Resources"] = _replace_refs(kept, values)
     if "Outputs" in template:
         template["Outputs"] = _replace_refs(template["Outputs"], values)
@@ -250,23 +286,69 @@ def _create_bridged(
             else:
                 ses.verify_domain_identity(Domain=identity)
             values.setdefault(logical_id, {"Ref": identity})
+        elif resource["Type"] == "AWS::Lambda::Version":
+            published = local_client("lambda", endpoint).publish_version(
+                FunctionName=resolve(props["FunctionName"]), Description=props.get("Description", "")
+            )
+            arn = published["FunctionArn"]
+            values[logical_id] = {"Ref": arn, "Version": published["Version"], "FunctionArn": arn}
         elif resource["Type"] == "AWS::Lambda::Alias":
             local_client("lambda", endpoint).create_alias(
-                FunctionName=resolve(props["FunctionName"]), Name=props["Name"], FunctionVersion="$LATEST"
+                FunctionName=resolve(props["FunctionName"]),
+                Name=props["Name"],
+                FunctionVersion=str(resolve(props.get("FunctionVersion", "$LATEST"))),
             )
         elif resource["Type"] == "AWS::StepFunctions::StateMachine":
-            definition = resolve(props["DefinitionString"])
-            for name, value in props.get("DefinitionSubstitutions", {}).items():
-                definition = definition.replace("${" + name + "}", str(resolve(value)))
-            if "${" in definition:
-                raise DeployError(f"{logical_id}: unresolved substitution left in the definition")
-            local_client("stepfunctions", endpoint).create_state_machine(
-                name=values[logical_id]["Name"],
-                definition=definition,
-                roleArn=resolve(props["RoleArn"]),
-                type=props.get("StateMachineType", "STANDARD"),
+            _create_state_machine(logical_id, props, all_resources, values, resolve, endpoint)
+        elif resource["Type"] == "AWS::StepFunctions::StateMachineVersion":
+            pass  # published with its state machine (create_state_machine(publish=True))
+        elif resource["Type"] == "AWS::StepFunctions::StateMachineAlias":
+            local_client("stepfunctions", endpoint).create_state_machine_alias(
+                name=props["Name"],
+                description=props.get("Description", ""),
+                routingConfiguration=[
+                    {
+                        "stateMachineVersionArn": str(resolve(route["StateMachineVersionArn"])),
+                        "weight": route["Weight"],
+                    }
+                    for route in props["RoutingConfiguration"]
+                ],
             )
         physical[logical_id] = values[logical_id]["Ref"]
+
+
+def _create_state_machine(
+    logical_id: str,
+    props: dict[str, Any],
+    all_resources: dict[str, Any],
+    values: dict[str, dict[str, str]],
+    resolve: Any,
+    endpoint: str,
+) -> None:
+    definition = resolve(props["DefinitionString"])
+    for name, value in props.get("DefinitionSubstitutions", {}).items():
+        definition = definition.replace("${" + name + "}", str(resolve(value)))
+    if "${" in definition:
+        raise DeployError(f"{logical_id}: unresolved substitution left in the definition")
+    versions = [
+        version_id
+        for version_id, resource in all_resources.items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachineVersion"
+        and _ref_target(resource["Properties"]["StateMachineArn"], version_id) == logical_id
+    ]
+    created = local_client("stepfunctions", endpoint).create_state_machine(
+        name=values[logical_id]["Name"],
+        definition=definition,
+        roleArn=resolve(props["RoleArn"]),
+        type=props.get("StateMachineType", "STANDARD"),
+        publish=bool(versions),
+    )
+    for version_id in versions:
+        if created.get("stateMachineVersionArn") != values[version_id]["Arn"]:
+            raise DeployError(
+                f"{version_id}: published {created.get('stateMachineVersionArn')}, "
+                f"expected {values[version_id]['Arn']} (deploy into a fresh local account)"
+            )
 
 
 def deploy(

@@ -2,13 +2,15 @@
 
 Each patch is listed in LOCAL_AWS_NOTES.md terms and covered by tests/integration/test_local_patches.py:
 - Lambda: run our handlers in-process instead of in Docker (``LambdaFunction._invoke_lambda``).
-- Step Functions: an unnamed StartExecution gets a fresh name, as in AWS (moto names it ``None``).
+- Step Functions: an unnamed StartExecution gets a fresh name, as in AWS (moto names it ``None``); an
+  alias ARN starts the version the alias routes to (moto's StartExecution knows versions, not aliases).
 - EventBridge: rules deliver to Step Functions targets (moto raises NotImplementedError).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -46,7 +48,7 @@ def handler_environment(function: Any) -> dict[str, str]:
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-        "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),  # moto keeps published versions as ints
         "AWS_ENDPOINT_URL": EngineEndpoint.url,
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
@@ -72,7 +74,7 @@ def _invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
         event,
         function_name=self.function_name,
         environment=handler_environment(self),
-        version=self.version,
+        version=str(self.version),
         timeout_seconds=int(self.timeout or 60),
         region=self.region,
         account=self.account_id,
@@ -85,7 +87,35 @@ def _patch_lambda() -> None:
     LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
 
 
-def _patch_unnamed_executions() -> None:
+class UnsupportedLocally(RuntimeError):
+    """The local engine cannot run this the way AWS would; the message says what to do instead."""
+
+
+def _executable(backend: Any, state_machine_arn: str) -> str:
+    """The state machine ARN moto's interpreter can run for a (possibly qualified) ARN.
+
+    An alias picks a version by its routing weights, as AWS does. moto's interpreter runs only
+    unqualified state machines, so a version runs as its state machine when their definitions are
+    the same (always so after a local deploy); otherwise this refuses rather than run other code.
+    """
+    if state_machine_arn.count(":") != 7:
+        return state_machine_arn
+    unqualified, qualifier = state_machine_arn.rsplit(":", 1)
+    version_arn = state_machine_arn
+    if not qualifier.isdigit():
+        routes = backend.describe_state_machine_alias(state_machine_arn).routing_configuration
+        weights = [int(route["weight"]) for route in routes]
+        version_arn = str(random.choices(routes, weights=weights)[0]["stateMachineVersionArn"])
+    version = backend.describe_state_machine(version_arn)
+    if version.definition != backend.describe_state_machine(unqualified).definition:
+        raise UnsupportedLocally(
+            f"{version_arn} differs from the state machine's current definition; the local engine runs "
+            "only the latest revision (redeploy instead of updating in place)"
+        )
+    return unqualified
+
+
+def _patch_start_execution() -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     original = StepFunctionsParserBackend.start_execution
@@ -97,7 +127,13 @@ def _patch_unnamed_executions() -> None:
         execution_input: Any = None,
         trace_header: Any = None,
     ) -> Any:
-        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+        return original(
+            self,
+            _executable(self, state_machine_arn),
+            name or str(uuid.uuid4()),
+            execution_input,
+            trace_header,
+        )
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
@@ -155,6 +191,6 @@ def apply(endpoint_url: str) -> None:
         if _applied:
             return
         _patch_lambda()
-        _patch_unnamed_executions()
+        _patch_start_execution()
         _patch_eventbridge_to_stepfunctions()
         _applied = True
