@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra_cdk.components.agents import function_name
+from infra_cdk.components.keys import KEY_USE_ACTIONS
 from infra_cdk.components.permissions import AGENTS
 
 from tests.infra.template_tools import (
@@ -84,10 +85,27 @@ def test_execute_cannot_roll_back_the_control_plane_itself(local_json: dict[str,
 
 
 def test_reasoning_agents_hold_nothing_beyond_tables_logs_and_traces(local_json: dict[str, Any]) -> None:
+    # Given the roles of the agents that reason (Diagnose, Plan with the model off, Policy)
     by_role = statements_by_role(local_json)
+    key = logical_id(local_json, "AWS::KMS::Key", "Description", _key_description(local_json))
+    dlq = logical_id(local_json, "AWS::SQS::Queue", "QueueName", "controlroom-local-agent-async-dlq")
     for agent in ("diagnose", "plan", "policy"):
-        services = {action.split(":")[0] for action in _allowed(by_role[_role(agent)])}
-        assert services == {"dynamodb", "logs", "xray"}, agent
+        statements = by_role[_role(agent)]
+        services = {action.split(":")[0] for action in _allowed(statements)}
+        # Then they reach the tables, their logs and traces, the data key and the async dead-letter queue
+        assert services == {"dynamodb", "logs", "xray", "kms", "sqs"}, agent
+        # And the key only to use it (no admin, no grants) and the queue only to send a failed event to it
+        kms_statements = [s for s in statements if any(a.startswith("kms:") for a in actions(s))]
+        assert all(mentions(s, key) for s in kms_statements), agent
+        assert {a for s in kms_statements for a in actions(s)} == set(KEY_USE_ACTIONS), agent
+        sqs_statements = [s for s in statements if any(a.startswith("sqs:") for a in actions(s))]
+        assert {a for s in sqs_statements for a in actions(s)} == {"sqs:SendMessage"}, agent
+        assert all(mentions(s, dlq) for s in sqs_statements), agent
+
+
+def _key_description(template: dict[str, Any]) -> str:
+    (key,) = resources_of(template, "AWS::KMS::Key").values()
+    return str(key["Properties"]["Description"])
 
 
 def test_evidence_is_read_only(local_json: dict[str, Any]) -> None:
@@ -95,7 +113,9 @@ def test_evidence_is_read_only(local_json: dict[str, Any]) -> None:
     non_table = {
         a
         for a in allowed
-        if not a.startswith(("dynamodb:", "logs:CreateLogStream", "logs:PutLogEvents", "xray:"))
+        # Besides its tables (and their key), logs, traces and the async dead-letter queue
+        if not a.startswith(("dynamodb:", "logs:CreateLogStream", "logs:PutLogEvents", "xray:", "kms:"))
+        and a != "sqs:SendMessage"
     }
     assert non_table, "evidence has no research permissions at all"
     assert all(
@@ -130,17 +150,25 @@ def test_wildcard_resources_only_where_aws_requires_them(local_json: dict[str, A
                 assert actions(statement) <= allowed_on_star, (role, statement)
 
 
-def test_state_machine_invokes_exactly_the_orchestrated_agents(local_json: dict[str, Any]) -> None:
+def test_state_machine_invokes_exactly_the_orchestrated_agents_through_their_aliases(
+    local_json: dict[str, Any],
+) -> None:
+    # Given the state machine's role
     statements = statements_by_role(local_json)["controlroom-local-state-machine"]
     invoke = [s for s in statements if "lambda:InvokeFunction" in actions(s)]
     assert len(invoke) == 1
-    targets = {resource["Fn::GetAtt"][0] for resource in as_list(invoke[0]["Resource"])}
+    # Then it may invoke the environment alias of each orchestrated agent, and nothing else: not
+    # $LATEST, not another version, not the approval callback
+    targets = {resource["Ref"] for resource in as_list(invoke[0]["Resource"])}
+    aliases = resources_of(local_json, "AWS::Lambda::Alias")
     functions = {
         props["Properties"]["FunctionName"]: key
         for key, props in resources_of(local_json, "AWS::Lambda::Function").items()
     }
+    assert all(aliases[target]["Properties"]["Name"] == "local" for target in targets)
+    invoked = {aliases[target]["Properties"]["FunctionName"]["Ref"] for target in targets}
     expected = {functions[_role(agent)] for agent in AGENTS if agent != "approval_callback"}
-    assert targets == expected
+    assert invoked == expected
 
 
 # The AWS calls each agent's code makes outside the tables (controlroom/tools, agents, approval, notify).

@@ -30,8 +30,16 @@ def test_one_stack_has_exactly_the_expected_resources(local: Any) -> None:
         "AWS::Lambda::LayerVersion": 1,
         "AWS::Lambda::Function": len(AGENTS),
         "AWS::StepFunctions::StateMachine": 1,
+        "AWS::StepFunctions::StateMachineVersion": 1,
+        "AWS::StepFunctions::StateMachineAlias": 1,
+        # every agent is published as a version, reached through the environment's alias
+        "AWS::Lambda::Version": len(AGENTS),
+        "AWS::Lambda::Alias": len(AGENTS),
+        "AWS::KMS::Key": 1,
+        "AWS::CloudWatch::Dashboard": 1,
         "AWS::Events::Rule": 1,
-        "AWS::SQS::Queue": 1,
+        # the alarm rule's dead-letter queue and the agents' asynchronous one
+        "AWS::SQS::Queue": 2,
         # one per agent, plus the state machine's and the rule's
         "AWS::IAM::Role": len(AGENTS) + 2,
         # one per agent, plus the state machine's

@@ -6,7 +6,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from infra_cdk.components.orchestration import ORCHESTRATED, substitution_name
+import pytest
+from infra_cdk.components.orchestration import FLOW_REVISION, ORCHESTRATED, flow_revision, substitution_name
+from infra_cdk.config import ConfigError
 
 from controlroom.asl import NUMERIC_SUBSTITUTIONS, placeholders
 from tests.infra.template_tools import resources_of
@@ -31,11 +33,13 @@ def test_definition_is_an_inline_string_with_function_arn_substitutions(local_js
     assert props["StateMachineType"] == "STANDARD"
     assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["LoggingConfiguration"]["Level"] == "ALL"
-    # And the only placeholders left are the function ARNs, each one substituted
+    # And the only placeholders left are the function ARNs and the flow revision, each one substituted
     remaining = placeholders(props["DefinitionString"])
     assert not remaining & set(NUMERIC_SUBSTITUTIONS)
-    assert remaining == {substitution_name(agent) for agent in ORCHESTRATED}
+    assert remaining == {substitution_name(agent) for agent in ORCHESTRATED} | {FLOW_REVISION}
     assert set(props["DefinitionSubstitutions"]) == remaining
+    # And the revision is the digest of the definition, so a changed flow gets a new one
+    assert props["DefinitionSubstitutions"][FLOW_REVISION] == flow_revision(props["DefinitionString"])
 
 
 def test_numbers_come_from_the_environment(local_json: dict[str, Any]) -> None:
@@ -62,15 +66,20 @@ def test_rule_matches_alarms_entering_alarm(local_json: dict[str, Any]) -> None:
     (rule,) = resources_of(local_json, "AWS::Events::Rule").values()
     props = rule["Properties"]
     assert props["Name"] == "controlroom-local-alarm-state-change"
-    # local opts in every alarm: no name filter
+    # local opts in every alarm except controlroom's own (they page through the topic instead)
     assert props["EventPattern"] == {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
-        "detail": {"state": {"value": ["ALARM"]}},
+        "detail": {
+            "state": {"value": ["ALARM"]},
+            "alarmName": [{"anything-but": {"prefix": "controlroom-"}}],
+        },
     }
+    # And alarms start the environment's alias of the state machine, not $LATEST
     (target,) = props["Targets"]
-    machine = next(iter(resources_of(local_json, "AWS::StepFunctions::StateMachine")))
-    assert target["Arn"] == {"Ref": machine}
+    (alias_id, alias) = next(iter(resources_of(local_json, "AWS::StepFunctions::StateMachineAlias").items()))
+    assert target["Arn"] == {"Ref": alias_id}
+    assert alias["Properties"]["Name"] == "local"
     assert "RoleArn" in target
     assert "DeadLetterConfig" in target
 
@@ -86,18 +95,49 @@ def test_rule_filters_by_alarm_name_prefix_when_set(synth: Callable[..., Any]) -
     }
 
 
-def test_control_plane_failures_page_humans(local_json: dict[str, Any]) -> None:
-    # Given the stack's own CloudWatch alarms
+def _matches(pattern: list[dict[str, Any]], name: str) -> bool:
+    # The two EventBridge name filters controlroom writes: prefix, and anything-but a prefix.
+    for clause in pattern:
+        if "prefix" in clause and name.startswith(clause["prefix"]):
+            return True
+        if "anything-but" in clause and not name.startswith(clause["anything-but"]["prefix"]):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("prefix", ["", "cr-"])
+def test_control_plane_alarms_page_humans_and_never_start_a_flow(
+    synth: Callable[..., Any], prefix: str
+) -> None:
+    # Given the stack's own CloudWatch alarms, with every alarm opted in ("") or a prefix ("cr-")
+    _, template = synth("local", alarm_name_prefix=prefix)
+    template_json = template.to_json()
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"]
-        for a in resources_of(local_json, "AWS::CloudWatch::Alarm").values()
+        for a in resources_of(template_json, "AWS::CloudWatch::Alarm").values()
     }
-    topic = next(iter(resources_of(local_json, "AWS::SNS::Topic")))
-    # Then a failed execution (Escalate itself failed) and an event stuck in the DLQ each notify the topic
-    failed = alarms["controlroom-local-executions-failed"]
-    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
-    dlq = alarms["controlroom-local-alarm-dlq-not-empty"]
-    assert (dlq["Namespace"], dlq["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
-    for alarm in (failed, dlq):
-        assert alarm["AlarmActions"] == [{"Ref": topic}]
-        assert alarm["Threshold"] == 1
+    topic = next(iter(resources_of(template_json, "AWS::SNS::Topic")))
+    (rule,) = resources_of(template_json, "AWS::Events::Rule").values()
+    names = rule["Properties"]["EventPattern"]["detail"]["alarmName"]
+    # Then failed executions, timed-out executions and a stuck event page the on-call through the topic
+    assert {
+        "controlroom-local-ops-executions-failed",
+        "controlroom-local-ops-executions-timed-out",
+        "controlroom-local-ops-dlq-alarm-events",
+        "controlroom-local-ops-dlq-agent-async",
+        "controlroom-local-ops-model-breaker-opened",
+        "controlroom-local-ops-token-budget-exhausted",
+        "controlroom-local-ops-approval-timeouts",
+    } <= set(alarms)
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": topic}], name
+        # And none of them matches the rule that starts incident flows
+        assert not _matches(names, name), name
+    # While a workload's alarm does
+    assert _matches(names, f"{prefix}checkout-api-5xx")
+
+
+@pytest.mark.parametrize("prefix", ["c", "controlroom", "controlroom-local-ops-"])
+def test_a_prefix_that_matches_controlroom_alarms_fails_synth(synth: Callable[..., Any], prefix: str) -> None:
+    with pytest.raises(ConfigError, match=r"alarm_name_prefix.*own alarms"):
+        synth("local", alarm_name_prefix=prefix)
