@@ -6,8 +6,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from controlroom.contracts import CloseResult, IncidentStatus, utcnow
 from controlroom.contracts.flow import CloseInput
+from controlroom.metric_names import INCIDENTS_RESOLVED
 from controlroom.notify import publish
-from controlroom.runtime import AgentContext, AgentSpec, logger
+from controlroom.runtime import AgentContext, AgentSpec, emit, logger
 
 _STATUS = {"resolved": IncidentStatus.RESOLVED, "rejected": IncidentStatus.REJECTED}
 
@@ -89,6 +90,8 @@ def close(request: CloseInput, ctx: AgentContext) -> CloseResult:
             "plan_digest": str(request.plan.plan_digest) if request.plan else None,
         },
     )
+    if status is IncidentStatus.RESOLVED:
+        emit.count(INCIDENTS_RESOLVED)
     return CloseResult(
         incident_id=incident_id, status=status, summary=summary, notified=notified, closed_at=closed_at
     )

@@ -18,8 +18,9 @@ from botocore.exceptions import ClientError
 from controlroom.contracts import EscalationResult, IncidentStatus, utcnow
 from controlroom.contracts.flow import EscalateInput
 from controlroom.errors import IncidentNotFound, TransientDependencyError
+from controlroom.metric_names import APPROVAL_TIMEOUTS, ESCALATIONS
 from controlroom.notify import publish
-from controlroom.runtime import AgentContext, AgentSpec, logger
+from controlroom.runtime import AgentContext, AgentSpec, emit, logger
 
 REASON_TEXT = {
     "error": "an agent failed",
@@ -147,6 +148,7 @@ def escalate(request: EscalateInput, ctx: AgentContext) -> EscalationResult:
     label = "QUARANTINED" if request.reason == "quarantine" else "ESCALATED"
     notified = _notify(ctx, f"[controlroom] {label} ({request.reason}): {name}", message)
     summary = f"{request.reason}: {REASON_TEXT[request.reason]}"
+    _emit_metrics(ctx, request.reason, expired)
     return EscalationResult(
         incident_id=incident.incident_id if incident else None,
         status=status if incident else None,
@@ -156,6 +158,15 @@ def escalate(request: EscalateInput, ctx: AgentContext) -> EscalationResult:
         expired_approvals=expired,
         escalated_at=utcnow(),
     )
+
+
+def _emit_metrics(ctx: AgentContext, reason: str, expired: list[str]) -> None:
+    # Counted once the on-call was told: a throttled SNS publish retries the whole agent.
+    emit.count(ESCALATIONS)
+    if reason == "approval_timeout":
+        emit.count(APPROVAL_TIMEOUTS)
+    if expired:
+        emit.pending_approvals(ctx.stores.checkpoint.pending_approvals)
 
 
 def _set_status(ctx: AgentContext, incident_id: str, status: IncidentStatus, message: str) -> bool:

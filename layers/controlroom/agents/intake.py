@@ -19,8 +19,9 @@ from controlroom.contracts import (
 )
 from controlroom.contracts.flow import IntakeInput
 from controlroom.errors import UnsupportedEvent
+from controlroom.metric_names import INCIDENTS_DEDUPLICATED, INCIDENTS_OPENED
 from controlroom.resources import alarm_summary_of, resource_of
-from controlroom.runtime import AgentContext, AgentSpec
+from controlroom.runtime import AgentContext, AgentSpec, emit
 from controlroom.settings import Settings
 
 _MAX_PROBLEMS = 3
@@ -110,9 +111,11 @@ def intake(request: IntakeInput, ctx: AgentContext) -> IntakeResult:
     if opened.opened:
         ctx.incident_id = incident.incident_id
         ctx.summary = f"opened {incident.incident_id} for {incident.resource.kind}:{incident.resource.name}"
+        emit.count(INCIDENTS_OPENED)
         return IntakeResult(outcome="opened", incident=incident, reason=event.detail.state.reason[:500])
     ctx.incident_id = opened.incident_id or None
     ctx.summary = f"duplicate of {opened.incident_id}"
+    emit.count(INCIDENTS_DEDUPLICATED)
     return IntakeResult(
         outcome="duplicate",
         duplicate_of=opened.incident_id or None,

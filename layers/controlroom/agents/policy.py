@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from controlroom.contracts import PolicyDecision
 from controlroom.contracts.flow import PolicyInput
+from controlroom.metric_names import QUARANTINES
 from controlroom.policy import decide_plan, default_engine
-from controlroom.runtime import AgentContext, AgentSpec
+from controlroom.runtime import AgentContext, AgentSpec, emit
 
 # Parse and validate the policies at cold start: a broken policy file fails the init, loudly.
 _ENGINE = default_engine()
@@ -28,13 +29,16 @@ def policy(request: PolicyInput, ctx: AgentContext) -> PolicyDecision:
     """
     ctx.check_time()
     ctx.produced_by = "rules"
-    return decide_plan(
+    decision = decide_plan(
         request.plan,
         tags=request.evidence.resource_tags,
         confidence=request.diagnosis.confidence,
         settings=ctx.settings,
         engine=_ENGINE,
     )
+    if decision.outcome == "quarantine":
+        emit.count(QUARANTINES)
+    return decision
 
 
 def _summarise(decision: PolicyDecision) -> str:

@@ -16,7 +16,8 @@ from controlroom.contracts import ApprovalRecord, ApprovalRequested, isoformat, 
 from controlroom.contracts.approval import ApprovalBrief
 from controlroom.contracts.flow import RequestApprovalInput
 from controlroom.errors import ApprovalPlanMismatch, ConfigurationError, TransientDependencyError
-from controlroom.runtime import AgentContext, AgentSpec, logger
+from controlroom.metric_names import APPROVALS_REQUESTED, TIME_TO_APPROVAL_REQUEST
+from controlroom.runtime import AgentContext, AgentSpec, emit, logger
 
 
 def new_approval_id() -> str:
@@ -105,6 +106,9 @@ def request_approval(request: RequestApprovalInput, ctx: AgentContext) -> Approv
     )
     if record.approvers and not notified:
         raise TransientDependencyError(f"no approver of {approval_id} could be emailed")
+    emit.count(APPROVALS_REQUESTED)
+    emit.seconds_between(TIME_TO_APPROVAL_REQUEST, request.incident.alarm.fired_at, utcnow())
+    emit.pending_approvals(ctx.stores.checkpoint.pending_approvals)
     return ApprovalRequested(approval_id=approval_id, expires_at=record.expires_at, notified=notified)
 
 

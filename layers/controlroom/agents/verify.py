@@ -11,7 +11,8 @@ from typing import Any
 from controlroom import aws
 from controlroom.contracts import VerifyResult, utcnow
 from controlroom.contracts.flow import VerifyInput
-from controlroom.runtime import AgentContext, AgentSpec
+from controlroom.metric_names import TIME_TO_RECOVERY
+from controlroom.runtime import AgentContext, AgentSpec, emit
 
 _STATIC: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": lambda value, threshold: value > threshold,
@@ -182,6 +183,8 @@ def verify_alarm(request: VerifyInput, ctx: AgentContext, cloudwatch: Any) -> Ve
 def verify(request: VerifyInput, ctx: AgentContext) -> VerifyResult:
     """The Verify agent's logic with the process's cached CloudWatch client."""
     result = verify_alarm(request, ctx, aws.client("cloudwatch"))
+    if result.recovered:
+        emit.seconds_between(TIME_TO_RECOVERY, request.incident.alarm.fired_at, result.checked_at)
     ctx.summary = ("recovered" if result.recovered else "not recovered") + f": {result.detail}"[:250]
     return result
 

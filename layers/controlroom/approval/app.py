@@ -28,6 +28,7 @@ from controlroom.errors import (
     TransientDependencyError,
 )
 from controlroom.runtime import logger, metrics, stores
+from controlroom.runtime.observability import bind_environment
 from controlroom.settings import settings
 
 app = APIGatewayRestResolver()
@@ -134,6 +135,7 @@ def _claims(approval_id: str, fields: dict[str, str]) -> Any:
 def show_approval(approval_id: str) -> Response:
     """GET: verify the link, show the plan and the form. Never decides (mail scanners prefetch links)."""
     try:
+        bind_environment(settings().ENVIRONMENT)
         query = dict(app.current_event.query_string_parameters or {})
         claims = _claims(approval_id, query)
         checkpoint = stores().checkpoint
@@ -161,6 +163,7 @@ def _decided_page(outcome: DecisionOutcome) -> Response:
 def submit_decision(approval_id: str) -> Response:
     """POST: re-check the signed fields, the verdict and the plan digest, then decide."""
     try:
+        bind_environment(settings().ENVIRONMENT)
         fields = _form()
         claims = _claims(approval_id, fields)
         verdict = fields.get("verdict", "")

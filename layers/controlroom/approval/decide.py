@@ -17,6 +17,8 @@ from controlroom.errors import (
     ApprovalNotWaiting,
     ApprovalPlanMismatch,
 )
+from controlroom.metric_names import APPROVALS_APPROVED, APPROVALS_REJECTED, TIME_TO_DECISION
+from controlroom.runtime import emit
 from controlroom.store import AuditLog, CheckpointStore
 
 NOT_WAITING_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -132,6 +134,8 @@ def decide(
     )
     updated = checkpoint.add_vote(approval_id, vote)
     decided = updated.status is ApprovalStatus.DECIDED
+    if decided:
+        _emit_decision_metrics(checkpoint, updated, moment)
     payload = {
         "approval_id": approval_id,
         "approver": approver,
@@ -170,6 +174,13 @@ def decide(
         approvals_missing=0 if decided else updated.required_approvals - approvals,
         record=updated,
     )
+
+
+def _emit_decision_metrics(checkpoint: CheckpointStore, record: ApprovalRecord, decided_at: datetime) -> None:
+    # Counted when the decision is final in the store, whether or not the flow can still be told.
+    emit.count(APPROVALS_APPROVED if record.outcome == "approve" else APPROVALS_REJECTED)
+    emit.seconds_between(TIME_TO_DECISION, record.created_at, decided_at)
+    emit.pending_approvals(checkpoint.pending_approvals)
 
 
 def _deliver(checkpoint: CheckpointStore, sfn_client: Any, record: ApprovalRecord, vote: ApprovalVote) -> str:

@@ -15,6 +15,8 @@ from controlroom.llm.prompting import load_prompt, untrusted_block
 from controlroom.llm.redaction import redact
 from controlroom.llm.schema import tool_for
 from controlroom.llm.structured import FallbackRequired, ModelDeps, StructuredTask, call_structured
+from controlroom.metric_names import MODEL_DECISIONS, MODEL_FALLBACKS
+from controlroom.runtime import emit
 from controlroom.runtime.context import AgentContext
 from controlroom.runtime.observability import logger, metrics
 
@@ -147,6 +149,7 @@ def decide(
         if deps is not None:
             result = model_path(deps)
             ctx.produced_by = "llm"
+            emit.count(MODEL_DECISIONS)
             return result
     except FallbackRequired as exc:
         reason = str(exc)
@@ -154,7 +157,7 @@ def decide(
         logger.exception("model path failed unexpectedly", purpose=purpose)
         reason = f"unexpected: {type(exc).__name__}: {exc}"
     if reason != "no model configured":
-        metrics.add_metric(name="ModelFallbacks", unit=MetricUnit.Count, value=1)
+        emit.count(MODEL_FALLBACKS)
         ctx.notes.append(f"{purpose}: fell back to rules ({reason[:200]})")
         logger.warning("model path fell back", purpose=purpose, reason=reason[:500])
     ctx.produced_by = "fallback"

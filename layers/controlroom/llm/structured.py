@@ -16,6 +16,14 @@ from controlroom.llm.port import ModelClient, ModelReply, ModelRequest, ToolSpec
 from controlroom.llm.pricing import DEFAULT_PRICES, cost_usd
 from controlroom.llm.prompting import Prompt
 from controlroom.llm.recording import ExchangeRecorder
+from controlroom.metric_names import (
+    MODEL_BREAKER_OPENED,
+    MODEL_CALLS,
+    MODEL_COST_USD,
+    MODEL_TOKENS_IN,
+    MODEL_TOKENS_OUT,
+    TOKEN_BUDGET_EXHAUSTED,
+)
 from controlroom.runtime.context import AgentContext
 from controlroom.runtime.observability import logger, metrics
 
@@ -150,7 +158,7 @@ def _one_call(
         deps.budget.reserve(ctx.incident_id or "", deps.max_tokens) if deps.budget is not None else None
     )
     if deps.budget is not None and reservation is None:
-        metrics.add_metric(name="TokenBudgetExhausted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=TOKEN_BUDGET_EXHAUSTED, unit=MetricUnit.Count, value=1)
         _note(ctx, "token budget", "token budget exhausted (100%): model not called")
         raise FallbackRequired("token_budget")
     request = ModelRequest(
@@ -186,7 +194,7 @@ def _failed(
     if deps.budget is not None and reservation is not None:
         deps.budget.settle(reservation, 0)
     if deps.breaker is not None and deps.breaker.record_failure():
-        metrics.add_metric(name="ModelBreakerOpened", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=MODEL_BREAKER_OPENED, unit=MetricUnit.Count, value=1)
         _note(ctx, "circuit breaker", f"circuit breaker opened for {deps.client.endpoint}")
     if deps.recorder is not None and ctx.incident_id:
         deps.recorder.record(
@@ -223,11 +231,11 @@ def _succeeded(
             _note(ctx, "token budget", f"token budget {state.fraction:.0%} used ({state.used}/{state.limit})")
     if deps.recorder is not None and ctx.incident_id:
         deps.recorder.record(ctx.incident_id, ctx.agent, request, reply, latency_ms=latency_ms, cost_usd=cost)
-    metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=MODEL_CALLS, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
-    metrics.add_metric(name="ModelTokensIn", unit=MetricUnit.Count, value=reply.tokens_in)
-    metrics.add_metric(name="ModelTokensOut", unit=MetricUnit.Count, value=reply.tokens_out)
-    metrics.add_metric(name="ModelCostUsd", unit=MetricUnit.NoUnit, value=cost)
+    metrics.add_metric(name=MODEL_TOKENS_IN, unit=MetricUnit.Count, value=reply.tokens_in)
+    metrics.add_metric(name=MODEL_TOKENS_OUT, unit=MetricUnit.Count, value=reply.tokens_out)
+    metrics.add_metric(name=MODEL_COST_USD, unit=MetricUnit.NoUnit, value=cost)
     logger.info(
         "model call",
         purpose=request.purpose,

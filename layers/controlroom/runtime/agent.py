@@ -14,8 +14,9 @@ from pydantic import BaseModel, ValidationError
 from controlroom import __version__
 from controlroom.contracts import DecisionRecord, digest, utcnow
 from controlroom.errors import ContractViolation
+from controlroom.metric_names import AGENT_DURATION, AGENT_ERRORS, AGENT_INVOCATIONS, CONTRACT_VIOLATIONS
 from controlroom.runtime.context import AgentContext
-from controlroom.runtime.observability import logger, metrics
+from controlroom.runtime.observability import bind_environment, logger, metrics
 from controlroom.runtime.stores import stores as default_stores
 from controlroom.settings import settings as load_settings
 
@@ -66,12 +67,13 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     started = time.perf_counter()
     current = load_settings()
     logger.append_keys(agent=spec.name)
+    bind_environment(current.ENVIRONMENT)
     try:
         request = spec.input_model.model_validate(dict(event))
     except ValidationError as exc:
         error = _contract_error(spec.name, "input", exc)
         logger.error("input contract violated", error=str(error))
-        metrics.add_metric(name="ContractViolations", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=CONTRACT_VIOLATIONS, unit=MetricUnit.Count, value=1)
         raise error from None
     incident_id, incident_deadline = _incident_of(request)
     if incident_id:
@@ -103,7 +105,7 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
             raise _contract_error(spec.name, "output", exc) from None
     except Exception as exc:
         _record(ctx, base, left_out, started, status="error", error=exc)
-        metrics.add_metric(name="AgentErrors", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=AGENT_ERRORS, unit=MetricUnit.Count, value=1)
         logger.exception("agent failed", error_type=type(exc).__name__)
         raise
     payload = output.model_dump(mode="json")
@@ -111,9 +113,9 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     if ctx.confidence is None:
         ctx.confidence = spec.confidence_of(output)
     _record(ctx, base, left_out, started, status="ok", output=payload)
-    metrics.add_metric(name="AgentInvocations", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=AGENT_INVOCATIONS, unit=MetricUnit.Count, value=1)
     metrics.add_metric(
-        name="AgentDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        name=AGENT_DURATION, unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
     )
     return payload
 
