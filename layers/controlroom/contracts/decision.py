@@ -23,6 +23,12 @@ class DecisionRecord(Contract):
     agent: str
     agent_version: str = Field(..., description="Code version of the agent (package version).")
     function_version: str = Field(..., description="Lambda version or alias that ran ($LATEST locally).")
+    flow_revision: str | None = Field(
+        None,
+        description="Digest of the state machine definition that ran the step, from the flow state's "
+        "flow_revision (set by its Normalise state); None when the event carried none.",
+        examples=["sha256:ab12cd34ef56"],
+    )
     step: int = Field(..., ge=0, description="Position in the incident's timeline.")
     status: Literal["ok", "error"]
     started_at: datetime

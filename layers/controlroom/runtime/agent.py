@@ -26,6 +26,8 @@ Out = TypeVar("Out", bound=BaseModel)
 # Stop this long before Lambda would kill the function, so the decision record still gets written.
 _SAFETY_MARGIN = timedelta(milliseconds=800)
 _DEFAULT_BUDGET = timedelta(seconds=30)
+# Fields of the flow state that describe the run, not the incident: recorded, never "passed" or "left out".
+_METADATA_FIELDS = frozenset({"flow_revision"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,11 @@ def _incident_of(request: BaseModel) -> tuple[str | None, Any]:
     return incident.incident_id, incident.deadline_at
 
 
+def _flow_revision(event: Mapping[str, Any]) -> str | None:
+    revision = event.get("flow_revision")
+    return revision if isinstance(revision, str) and revision else None
+
+
 def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Run one agent invocation end to end and return its output as JSON-ready data."""
     started_at = utcnow()
@@ -88,11 +95,12 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     )
     fields = set(spec.input_model.model_fields)
     passed = sorted(key for key in event if key in fields and key != "task_token")
-    left_out = sorted(key for key in event if key not in fields)
+    left_out = sorted(key for key in event if key not in fields and key not in _METADATA_FIELDS)
     base = {
         "agent": spec.name,
         "agent_version": __version__,
         "function_version": ctx.function_version,
+        "flow_revision": _flow_revision(event),
         "started_at": started_at,
         "input_digest": digest(dict(event)),
         "context_passed": passed,
