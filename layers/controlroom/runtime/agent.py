@@ -16,7 +16,7 @@ from controlroom.contracts import DecisionRecord, digest, utcnow
 from controlroom.errors import ContractViolation
 from controlroom.metric_names import AGENT_DURATION, AGENT_ERRORS, AGENT_INVOCATIONS, CONTRACT_VIOLATIONS
 from controlroom.runtime.context import AgentContext
-from controlroom.runtime.observability import bind_environment, logger, metrics
+from controlroom.runtime.observability import bind_environment, logger, metrics, tracer
 from controlroom.runtime.stores import stores as default_stores
 from controlroom.settings import settings as load_settings
 
@@ -68,6 +68,20 @@ def _flow_revision(event: Mapping[str, Any]) -> str | None:
     return revision if isinstance(revision, str) and revision else None
 
 
+def _annotate(**annotations: str | None) -> None:
+    """Put X-Ray annotations (searchable in traces); skip unknown values; never fail the agent.
+
+    Powertools makes this a no-op when tracing is disabled (tests, the local engine).
+    """
+    for key, value in annotations.items():
+        if value is None:
+            continue
+        try:
+            tracer.put_annotation(key=key, value=value)
+        except Exception as exc:  # no segment, SDK trouble: a trace is worth less than the decision
+            logger.warning("trace annotation failed", annotation=key, error_type=type(exc).__name__)
+
+
 def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Run one agent invocation end to end and return its output as JSON-ready data."""
     started_at = utcnow()
@@ -75,6 +89,9 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     current = load_settings()
     logger.append_keys(agent=spec.name)
     bind_environment(current.ENVIRONMENT)
+    function_version = str(getattr(context, "function_version", "$LATEST"))
+    flow_revision = _flow_revision(event)
+    _annotate(agent=spec.name, function_version=function_version, flow_revision=flow_revision)
     try:
         request = spec.input_model.model_validate(dict(event))
     except ValidationError as exc:
@@ -85,12 +102,13 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     incident_id, incident_deadline = _incident_of(request)
     if incident_id:
         logger.set_correlation_id(incident_id)
+        _annotate(incident_id=incident_id)
     ctx = AgentContext(
         agent=spec.name,
         settings=current,
         stores=default_stores(),
         deadline=_deadline(context, incident_deadline),
-        function_version=str(getattr(context, "function_version", "$LATEST")),
+        function_version=function_version,
         incident_id=incident_id,
     )
     fields = set(spec.input_model.model_fields)
@@ -100,7 +118,7 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
         "agent": spec.name,
         "agent_version": __version__,
         "function_version": ctx.function_version,
-        "flow_revision": _flow_revision(event),
+        "flow_revision": flow_revision,
         "started_at": started_at,
         "input_digest": digest(dict(event)),
         "context_passed": passed,
@@ -139,6 +157,9 @@ def _record(
     error: BaseException | None = None,
 ) -> None:
     """Append the decision record to the audit chain, then checkpoint it as a timeline step."""
+    if ctx.incident_id:
+        # The logic may have learnt it (Intake opens or finds the incident, or names a rejected event's chain).
+        _annotate(incident_id=ctx.incident_id)
     chain_id = ctx.incident_id or f"event:{base['input_digest'][:16]}"
     fields: dict[str, Any] = {
         **base,
