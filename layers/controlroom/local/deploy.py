@@ -223,6 +223,21 @@ def _resolver(resources: dict[str, Any], physical: dict[str, str], values: dict[
     return resolve
 
 
+def _reshape_for_moto(resource: dict[str, Any]) -> None:
+    """Two properties moto 5.2.5's CloudFormation hands to its API-shaped models unchanged."""
+    props = resource.get("Properties", {})
+    if resource["Type"] == "AWS::KMS::Key" and "Tags" in props:
+        # CloudFormation tags are {Key, Value}; moto's KMS tagger reads TagKey/TagValue.
+        props["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in props["Tags"]]
+    if resource["Type"] == "AWS::DynamoDB::Table" and "SSESpecification" in props:
+        # CloudFormation says SSEEnabled; moto's table model reads the API's Enabled (and would drop the key).
+        sse = props["SSESpecification"]
+        props["SSESpecification"] = {
+            "Enabled": sse.get("SSEEnabled", False),
+            **{key: value for key, value in sse.items() if key in ("SSEType", "KMSMasterKeyId")},
+        }
+
+
 def _prepare(
     template: dict[str, Any], endpoint: str, gateway_url: str
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, str]]]:
@@ -255,11 +270,7 @@ def _prepare(
         elif isinstance(depends, str) and depends in removed:
             resource.pop("DependsOn")
     for resource in kept.values():
-        if resource["Type"] == "AWS::KMS::Key" and "Tags" in resource.get("Properties", {}):
-            # moto 5.2.5 passes CloudFormation's {Key, Value} tags to a tagger that reads TagKey/TagValue.
-            resource["Properties"]["Tags"] = [
-                {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in resource["Properties"]["Tags"]
-            ]
+        _reshape_for_moto(resource)
     template["Resources"] = _replace_refs(kept, values)
     if "Outputs" in template:
         template["Outputs"] = _replace_refs(template["Outputs"], values)
