@@ -9,14 +9,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+
 SCHEMA_VERSION = 1
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
+# DynamoDB deletes the state this long after its last change: an endpoint nobody calls any more
+# leaves nothing behind, and a week is far longer than any cool-down.
+TTL_SECONDS = 7 * 86400
 
 
 class CircuitBreaker:
     """Open after ``threshold`` consecutive failures; after ``cooldown_seconds`` let one probe through.
 
-    Item ``BREAKER#<endpoint>`` / ``STATE``: state, consecutive failures, opened_at (epoch seconds).
+    Item ``BREAKER#<endpoint>`` / ``STATE``: state, consecutive failures, opened_at (epoch seconds),
+    and the TTL attribute, moved to ``TTL_SECONDS`` after every write.
     A successful probe closes the breaker; a failed one opens it for another cool-down.
 
     Parameters
@@ -66,13 +72,14 @@ class CircuitBreaker:
             # (a function killed mid-call) frees the slot again after one more cool-down.
             self._table.update_item(
                 Key=self._key,
-                UpdateExpression="SET #s = :half, opened_at = :now",
+                UpdateExpression="SET #s = :half, opened_at = :now, #ttl = :ttl",
                 ConditionExpression="opened_at = :since",
-                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeNames={"#s": "state", "#ttl": CHECKPOINT_TTL_ATTRIBUTE},
                 ExpressionAttributeValues={
                     ":half": HALF_OPEN,
                     ":now": _epoch(now),
                     ":since": item.get("opened_at", 0),
+                    ":ttl": self._expires_at(),
                 },
             )
         except ClientError as exc:
@@ -84,15 +91,22 @@ class CircuitBreaker:
     def record_success(self) -> None:
         """Close the breaker and reset the failure count."""
         self._table.put_item(
-            Item={**self._key, "state": CLOSED, "failures": 0, "schema_version": SCHEMA_VERSION}
+            Item={
+                **self._key,
+                "state": CLOSED,
+                "failures": 0,
+                "schema_version": SCHEMA_VERSION,
+                CHECKPOINT_TTL_ATTRIBUTE: self._expires_at(),
+            }
         )
 
     def record_failure(self) -> bool:
         """Count a failure; return True if this failure opened the breaker."""
         response = self._table.update_item(
             Key=self._key,
-            UpdateExpression="ADD failures :one SET schema_version = :v",
-            ExpressionAttributeValues={":one": 1, ":v": SCHEMA_VERSION},
+            UpdateExpression="ADD failures :one SET schema_version = :v, #ttl = :ttl",
+            ExpressionAttributeNames={"#ttl": CHECKPOINT_TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":one": 1, ":v": SCHEMA_VERSION, ":ttl": self._expires_at()},
             ReturnValues="ALL_NEW",
         )
         attributes = response["Attributes"]
@@ -100,12 +114,20 @@ class CircuitBreaker:
         if state == HALF_OPEN or (state == CLOSED and int(attributes["failures"]) >= self._threshold):
             self._table.update_item(
                 Key=self._key,
-                UpdateExpression="SET #s = :open, opened_at = :now",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":open": OPEN, ":now": _epoch(self._clock())},
+                UpdateExpression="SET #s = :open, opened_at = :now, #ttl = :ttl",
+                ExpressionAttributeNames={"#s": "state", "#ttl": CHECKPOINT_TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":open": OPEN,
+                    ":now": _epoch(self._clock()),
+                    ":ttl": self._expires_at(),
+                },
             )
             return True
         return False
+
+    def _expires_at(self) -> int:
+        """Epoch seconds at which DynamoDB may delete the state: TTL_SECONDS after this write."""
+        return int(self._clock()) + TTL_SECONDS
 
 
 def _epoch(seconds: float) -> Decimal:

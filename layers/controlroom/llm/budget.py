@@ -8,6 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+
 SCHEMA_VERSION = 1
 SOFT_LIMIT = 0.8
 _TTL_SECONDS = 30 * 86400
@@ -76,7 +78,8 @@ class TokenBudget:
                 self._table.update_item(
                     Key=self._key(incident_id),
                     UpdateExpression="SET limit_tokens = if_not_exists(limit_tokens, :limit), schema_version = :v, "
-                    "expires_at_epoch = if_not_exists(expires_at_epoch, :exp) ADD used :grant",
+                    "#ttl = if_not_exists(#ttl, :exp) ADD used :grant",
+                    ExpressionAttributeNames={"#ttl": CHECKPOINT_TTL_ATTRIBUTE},
                     ConditionExpression="attribute_not_exists(used) OR used <= :max_used",
                     ExpressionAttributeValues={
                         ":limit": current.limit,

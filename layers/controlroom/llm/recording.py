@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from controlroom.contracts import canonical_json, digest, isoformat, utcnow
 from controlroom.errors import TransientDependencyError
 from controlroom.llm.port import ModelReply, ModelRequest
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
 
 SCHEMA_VERSION = 1
 MAX_INLINE_BYTES = 64 * 1024
@@ -106,7 +107,7 @@ class ExchangeRecorder:
             "tokens_out": reply.tokens_out if reply else 0,
             "recorded_at": isoformat(utcnow()),
             "schema_version": SCHEMA_VERSION,
-            "expires_at_epoch": int(time.time()) + _TTL_SECONDS,
+            CHECKPOINT_TTL_ATTRIBUTE: int(time.time()) + _TTL_SECONDS,
         }
         bodies = self._body(incident_id, "request", request.to_json())
         if reply is not None:
@@ -140,7 +141,7 @@ class ExchangeRecorder:
                 "sk": f"MODELINPUT#{purpose}",
                 **self._body(incident_id, "input", agent_input),
                 "schema_version": SCHEMA_VERSION,
-                "expires_at_epoch": int(time.time()) + _TTL_SECONDS,
+                CHECKPOINT_TTL_ATTRIBUTE: int(time.time()) + _TTL_SECONDS,
             }
         )
 

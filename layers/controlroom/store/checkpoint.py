@@ -23,10 +23,13 @@ from controlroom.contracts import (
 )
 from controlroom.contracts.approval import ApprovalBrief
 from controlroom.errors import ApprovalAlreadyDecided, ApprovalNotFound, IncidentNotFound
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
 
 SCHEMA_VERSION = 1
 _READABLE_VERSIONS = {SCHEMA_VERSION, SCHEMA_VERSION - 1}
 PENDING_APPROVALS = "APPROVALS#PENDING"
+# Rejected events are evidence of dropped input: kept a quarter, long after any incident review.
+REJECTED_EVENT_TTL_SECONDS = 90 * 86400
 
 
 class IncidentItem(BaseModel):
@@ -225,7 +228,7 @@ class DynamoCheckpointStore(CheckpointStore):
                 "incident_id": approval.incident_id,
                 "gsi1pk": PENDING_APPROVALS,
                 "gsi1sk": isoformat(approval.created_at),
-                "expires_at_epoch": _epoch(approval.expires_at) + self._ttl_seconds,
+                CHECKPOINT_TTL_ATTRIBUTE: _epoch(approval.expires_at) + self._ttl_seconds,
                 "schema_version": SCHEMA_VERSION,
             },
             ConditionExpression="attribute_not_exists(pk)",
@@ -322,7 +325,8 @@ class DynamoCheckpointStore(CheckpointStore):
 
     # rejected events ---------------------------------------------------------------------------
     def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None:
-        """Keep an event Intake could not accept, verbatim, so nothing is lost."""
+        """Keep an event Intake could not accept, verbatim, for REJECTED_EVENT_TTL_SECONDS."""
+        received_at = utcnow()
         self._table.put_item(
             Item={
                 "pk": f"REJECTED#{event_digest}",
@@ -330,8 +334,9 @@ class DynamoCheckpointStore(CheckpointStore):
                 "raw_event": canonical_json(raw_event),
                 "error_type": error_type,
                 "message": message[:2000],
-                "received_at": isoformat(utcnow()),
+                "received_at": isoformat(received_at),
                 "schema_version": SCHEMA_VERSION,
+                CHECKPOINT_TTL_ATTRIBUTE: _epoch(received_at) + REJECTED_EVENT_TTL_SECONDS,
             }
         )
 
@@ -366,7 +371,7 @@ class DynamoCheckpointStore(CheckpointStore):
                 "pk": f"APPROVAL#{brief.approval_id}",
                 "sk": "BRIEF",
                 "brief": brief.model_dump_json(),
-                "expires_at_epoch": _epoch(brief.expires_at) + self._ttl_seconds,
+                CHECKPOINT_TTL_ATTRIBUTE: _epoch(brief.expires_at) + self._ttl_seconds,
                 "schema_version": SCHEMA_VERSION,
             }
         )
