@@ -35,15 +35,17 @@ def test_alarms_start_the_alias_and_agents_run_their_published_versions(client: 
     assert [route["stateMachineVersionArn"] for route in alias["routingConfiguration"]] == [
         client.outputs["StateMachineVersionArn"]
     ]
-    # When an alarm runs an incident to its end
+    # When an alarm runs an incident to its end, approved through the approval page
     execution_arn = fire_one(client, alarm_event())
-    finished(client, execution_arn)
     incident_id = client.incident_id(execution_arn)
-    assert incident_id
+    assert incident_id, "Intake should have opened an incident"
+    approval = client.wait_for_approval(incident_id, execution_arn, timeout=60)
+    assert client.decide(approval.approval_id, "approve", "cli:test").decided
+    assert finished(client, execution_arn).terminal_state == "Resolved"
     # Then every decision record names the Lambda version its agent's alias points at, never $LATEST
     lambda_ = client.aws("lambda")
     records = client.timeline(incident_id)
-    assert {record.agent for record in records} >= {"intake", "evidence", "diagnose", "plan", "policy"}
+    assert {record.agent for record in records} >= {"intake", "plan", "request_approval", "execute", "close"}
     for record in records:
         function = f"controlroom-local-{record.agent.replace('_', '-')}"
         pinned = lambda_.get_alias(FunctionName=function, Name="local")["FunctionVersion"]

@@ -132,12 +132,13 @@ class LocalEngine:
         def approval_handler(event: dict[str, Any], context: Any) -> Any:
             if event.get("path") == INBOX_PATH:
                 return _inbox_response()
-            function = f"{stack_name(self.env)}-approval-callback"
+            function = self._callback_function(f"{stack_name(self.env)}-approval-callback")
             payload, errored, _ = executor.invoke(
                 "approval_callback",
                 event,
-                function_name=function,
-                environment=self._callback_environment(function),
+                function_name=function.function_name,
+                environment=handler_environment(function),
+                version=str(function.version),
             )
             if errored:
                 # What a Function URL answers when the function itself crashes.
@@ -148,20 +149,20 @@ class LocalEngine:
                 }
             return json.loads(payload)
 
-        from controlroom.local.patches import EngineEndpoint
+        from controlroom.local.patches import EngineEndpoint, handler_environment
 
         self.gateway = LocalGateway(approval_handler, host="127.0.0.1", port=0)
         url = str(self.gateway.start())
         EngineEndpoint.approval_base_url = url.rstrip("/")
         return url
 
-    def _callback_environment(self, function_name: str) -> dict[str, str]:
+    def _callback_function(self, function_name: str) -> Any:
+        """The callback version the environment's alias points at (what API Gateway invokes in AWS)."""
         from moto.awslambda.models import lambda_backends
 
-        from controlroom.local.patches import handler_environment
-
-        function = lambda_backends[deployer.ACCOUNT][deployer.REGION].get_function(function_name)
-        return handler_environment(function)
+        return lambda_backends[deployer.ACCOUNT][deployer.REGION].get_function(
+            function_name, qualifier=self.env
+        )
 
     def write_state_file(self) -> Path:
         """Tell other `controlroom` commands where this engine listens."""
