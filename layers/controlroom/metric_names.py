@@ -20,7 +20,7 @@ INCIDENTS_RESOLVED = "IncidentsResolved"
 ESCALATIONS = "Escalations"
 # Escalations whose reason is approval_timeout (nobody decided in time); counts.
 APPROVAL_TIMEOUTS = "ApprovalTimeouts"
-# Policy put the incident in quarantine (Cedar forbade the action outright); counts.
+# Policy quarantined the plan: the diagnosis confidence was below the environment's threshold; counts.
 QUARANTINES = "Quarantines"
 
 # Approvals (RequestApproval, the approval callback).
@@ -40,7 +40,9 @@ TIME_TO_RECOVERY = "TimeToRecovery"
 
 # The model path (Diagnose, Plan).
 MODEL_DECISIONS = "ModelDecisions"  # a decision the model produced (validated)
-MODEL_FALLBACKS = "ModelFallbacks"  # the rules produced it instead (model off, failed, over budget, breaker open)
+# The rules produced it instead: the model failed, was over budget or its breaker was open (a model
+# that is switched off is not a fallback: nothing is counted).
+MODEL_FALLBACKS = "ModelFallbacks"
 MODEL_CALLS = "ModelCalls"
 MODEL_TOKENS_IN = "ModelTokensIn"
 MODEL_TOKENS_OUT = "ModelTokensOut"
