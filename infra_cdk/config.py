@@ -62,6 +62,12 @@ class EnvironmentConfig(BaseModel):
     approvers: list[str] = Field(min_length=1)
     required_approvals: int = Field(ge=1)
     alarm_name_prefix: str = Field("", description="Alarms opted in by name prefix; empty = every alarm.")
+    alarm_opt_in_tag: str = Field(
+        "",
+        pattern=r"^([^=\s][^=]*(=.*)?)?$",
+        description="Alarms opted in by tag, key or key=value (Intake reads the alarm's tags); with "
+        "alarm_name_prefix both must match; empty = no tag check.",
+    )
     confidence_threshold: float = Field(ge=0.0, le=1.0)
     agent_timeout_seconds: int = Field(ge=3, le=900, description="Lambda timeout and Task TimeoutSeconds.")
     approval_timeout_seconds: int = Field(ge=5, le=7 * 86400)

@@ -30,6 +30,15 @@ AGENT_WILDCARDS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("codedeploy", "deploymentgroup:*", "Read-only list of recent deployments of the alarmed workload."),
     ),
     "verify": (("cloudwatch", "alarm:*", "Verify re-reads the alarm that opened the incident."),),
+    # Present only when the environment opts alarms in by tag (alarm_opt_in_tag).
+    "intake": (
+        (
+            "cloudwatch",
+            "alarm:*",
+            "Intake reads the tags of whichever alarm fired to check the opt-in tag; alarms are not known "
+            "at deploy time.",
+        ),
+    ),
     "execute": (
         (
             "lambda",

@@ -70,6 +70,8 @@ class Resources:
     topic: sns.ITopic
     ssm_documents: tuple[str, ...]
     key: kms.IKey
+    # Intake reads alarm tags only when the environment opts alarms in by tag.
+    alarm_opt_in_by_tag: bool = False
 
     def arn(self, service: str, resource: str, *, separator: str = ":") -> str:
         """An ARN in this stack's account and region."""
@@ -160,7 +162,14 @@ def _approval_callback(res: Resources) -> list[iam.PolicyStatement]:
     return [_allow(["states:SendTaskSuccess", "states:SendTaskFailure"], ["*"])]
 
 
+def _intake(res: Resources) -> list[iam.PolicyStatement]:
+    if not res.alarm_opt_in_by_tag:
+        return []
+    return [_allow(["cloudwatch:ListTagsForResource"], [res.arn("cloudwatch", "alarm:*")])]
+
+
 SERVICE_STATEMENTS: dict[str, Callable[[Resources], list[iam.PolicyStatement]]] = {
+    "intake": _intake,
     "evidence": _evidence,
     "execute": _execute,
     "verify": _verify,

@@ -71,6 +71,7 @@ class ControlroomStack(Stack):
             topic=self.data.topic,
             ssm_documents=tuple(config.ssm_documents),
             key=self.key,
+            alarm_opt_in_by_tag=bool(config.alarm_opt_in_tag),
         )
         self.agents = AgentFunctions(
             self,

@@ -30,6 +30,10 @@ class Settings(BaseModel):
     APPROVERS: str = Field("", description="Comma-separated approver emails.")
     REQUIRED_APPROVALS: int = Field(1, ge=1)
     SSM_DOCUMENT_ALLOWLIST: str = "AWS-RestartEC2Instance"
+    ALARM_OPT_IN_TAG: str = Field(
+        "",
+        description="Intake opens incidents only for alarms tagged key or key=value; empty = no tag check.",
+    )
     ACTION_DRY_RUN: bool = False
     AGENT_NAME: str = "unknown"
     APPROVAL_BASE_URL: str = Field("", description="Base URL of the approval callback (no trailing /).")

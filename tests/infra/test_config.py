@@ -114,3 +114,9 @@ def test_log_retention_must_be_a_cloudwatch_period() -> None:
 def test_approval_links_expire_before_the_state_times_out(timeout: int, ttl: int) -> None:
     config = _resolve(env="local", **{"override:approval_timeout_seconds": str(timeout)})
     assert config.approval_ttl_seconds == ttl
+
+
+@pytest.mark.parametrize("tag", ["=true", " =x"])
+def test_an_opt_in_tag_without_a_key_names_the_key(tag: str) -> None:
+    with pytest.raises(ConfigError, match="alarm_opt_in_tag"):
+        resolve({**read_cdk_json_context(), "env": "dev", "override:alarm_opt_in_tag": tag})

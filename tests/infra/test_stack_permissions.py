@@ -212,3 +212,26 @@ def test_each_agent_may_make_the_calls_its_code_makes(local_json: dict[str, Any]
     for agent, calls in CALLS_MADE.items():
         missing = calls - _allowed(by_role[_role(agent)])
         assert not missing, f"{agent} lacks {sorted(missing)}"
+
+
+def test_intake_reads_alarm_tags_only_when_alarms_opt_in_by_tag(
+    synth: Any, local_json: dict[str, Any]
+) -> None:
+    # Given the local environment (no opt-in tag): Intake reads nothing in CloudWatch
+    assert not {
+        a for a in _allowed(statements_by_role(local_json)[_role("intake")]) if a.startswith("cloudwatch:")
+    }
+    # When the environment opts alarms in by tag
+    _, template = synth("local", alarm_opt_in_tag="controlroom:respond=true")
+    template_json = template.to_json()
+    statements = statements_by_role(template_json)[_role("intake")]
+    # Then Intake may list alarm tags, on alarms only, and is told which tag to look for
+    tags = [s for s in statements if "cloudwatch:ListTagsForResource" in actions(s)]
+    assert [actions(s) for s in tags] == [{"cloudwatch:ListTagsForResource"}]
+    assert ":alarm:*" in str(tags[0]["Resource"])
+    intake = next(
+        fn
+        for fn in resources_of(template_json, "AWS::Lambda::Function").values()
+        if fn["Properties"]["FunctionName"] == _role("intake")
+    )
+    assert intake["Properties"]["Environment"]["Variables"]["ALARM_OPT_IN_TAG"] == "controlroom:respond=true"

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from controlroom import aws
 from controlroom.contracts import (
     AlarmStateChangeEvent,
     IncidentRef,
@@ -23,6 +24,7 @@ from controlroom.metric_names import INCIDENTS_DEDUPLICATED, INCIDENTS_OPENED
 from controlroom.resources import alarm_summary_of, resource_of
 from controlroom.runtime import AgentContext, AgentSpec, emit
 from controlroom.settings import Settings
+from controlroom.tools.alarm_opt_in import alarm_tags, opted_in
 
 _MAX_PROBLEMS = 3
 
@@ -103,6 +105,14 @@ def intake(request: IntakeInput, ctx: AgentContext) -> IntakeResult:
     if state != "ALARM":
         ctx.summary = f"ignored: {event.detail.alarm_name} entered {state}"
         return IntakeResult(outcome="ignored", reason=f"alarm state is {state}, not ALARM")
+    opt_in = ctx.settings.ALARM_OPT_IN_TAG
+    if opt_in:
+        with ctx.tool("cloudwatch.list_tags_for_resource") as call:
+            tags = alarm_tags(aws.client("cloudwatch"), event.alarm_arn)
+            call.summary = "alarm not found" if tags is None else f"{len(tags)} tag(s)"
+        if not opted_in(tags, opt_in):
+            ctx.summary = f"ignored: {event.detail.alarm_name} is not tagged {opt_in}"
+            return IntakeResult(outcome="ignored", reason=f"alarm is not opted in (tag {opt_in})")
     incident = build_incident(event, ctx.settings, utcnow())
     ctx.check_time()
     with ctx.tool("checkpoint.open_incident") as call:
