@@ -23,6 +23,13 @@ from infra_cdk.layer_build import build_layer  # noqa: E402
 from infra_cdk.nag import apply_aws_solutions_checks  # noqa: E402
 from infra_cdk.stacks.controlroom_stack import ControlroomStack  # noqa: E402
 
+# CDK behaviour this app relies on, set here so every synth (CLI, tests, local engine) gets it.
+FEATURE_FLAGS = {
+    # The agents' logic lives in the shared layer: a layer change must publish new function versions and
+    # move the aliases, or the flow would keep running the old library behind unchanged versions.
+    "@aws-cdk/aws-lambda:recognizeLayerVersion": True,
+}
+
 
 def _stack_environment(env_name: str, account: str | None, region: str) -> cdk.Environment:
     return cdk.Environment(account=account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=region)
@@ -56,7 +63,7 @@ def build_app(
     infra_cdk.components.agents.MissingFunctionCode
         An agent has no functions/<agent>/handler.py.
     """
-    app = cdk.App(context=dict(context or {}), outdir=outdir)
+    app = cdk.App(context={**FEATURE_FLAGS, **dict(context or {})}, outdir=outdir)
     merged = app.node.get_all_context()
     if "environments" not in merged:
         merged = {**read_cdk_json_context(), **merged}

@@ -179,9 +179,17 @@ class EnvironmentConfig(BaseModel):
         margin = min(60, max(1, self.approval_timeout_seconds // 10))
         return max(5, self.approval_timeout_seconds - margin)
 
+    @property
+    def execution_timeout_seconds(self) -> int:
+        """The whole execution's backstop: the incident's time budget, the approval wait, five minutes to
+        escalate. Past it Step Functions stops the execution and the ops alarm on timed-out executions pages
+        a human (the agents' own deadline normally escalates long before)."""
+        return self.incident_time_budget_seconds + self.approval_timeout_seconds + 300
+
     def asl_numbers(self) -> dict[str, int]:
         """The numeric substitutions of the ASL files (see controlroom.asl.NUMERIC_SUBSTITUTIONS)."""
         return {
+            "ExecutionTimeoutSeconds": self.execution_timeout_seconds,
             "AgentTimeoutSeconds": self.agent_timeout_seconds,
             "ApprovalTimeoutSeconds": self.approval_timeout_seconds,
             "VerifyWaitSeconds": self.verify_wait_seconds,

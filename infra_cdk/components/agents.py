@@ -162,6 +162,8 @@ class AgentFunctions(Construct):
             # the account's other functions and they cannot starve it.
             reserved_concurrent_executions=config.intake_reserved_concurrency if agent == "intake" else None,
             dead_letter_queue=self.async_dead_letter_queue,
+            # Superseded versions stay, so an alias can be moved back to one without a deploy.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.RETAIN),
             retry_attempts=0 if agent in NOT_RETRIED_ASYNC else None,
         )
         self.aliases[agent] = lambda_.Alias(

@@ -32,7 +32,7 @@ INTRO = """# controlroom operations ({env})
 What the incident-response agents did in **{env}**, and whether controlroom itself is healthy.
 
 * **Incidents**: alarms turned into incidents and incidents closed as recovered; escalations, approval
-  timeouts (nobody decided in time) and quarantines (policy forbade the action).
+  timeouts (nobody decided in time) and quarantines (diagnosis confidence below the threshold).
 * **Speed**: seconds from the alarm to the approval request, from the request to the decision, and
   from the alarm to recovery (p50 and p90).
 * **People and the model**: how often approvers reject a plan, how often the rules stood in for the

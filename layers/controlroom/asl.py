@@ -15,6 +15,7 @@ from pathlib import Path
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
 NUMERIC_SUBSTITUTIONS = (
+    "ExecutionTimeoutSeconds",
     "AgentTimeoutSeconds",
     "ApprovalTimeoutSeconds",
     "VerifyWaitSeconds",

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from infra_cdk.components.permissions import AGENTS
 from infra_cdk.config import ROOT
 
 from tests.infra.conftest import make_functions_dir
@@ -138,3 +139,37 @@ def test_a_change_of_agent_code_is_a_new_version_in_cdk_diff(tmp_path: Path) -> 
     assert "[~] AWS::Lambda::Alias Agents/IntakeAlias" in output
     changed_functions = [line for line in output.splitlines() if line.startswith("[~] AWS::Lambda::Function")]
     assert [line.split()[2] for line in changed_functions] == ["Agents/IntakeFunction"]
+
+
+@pytest.mark.synth
+@needs_cli
+def test_a_change_of_the_shared_layer_is_a_new_version_of_every_agent(tmp_path: Path) -> None:
+    # Given the local environment synthesized by the pinned CLI, from a copy of the layer we can change
+    workspace = _workspace(tmp_path)
+    (workspace / "layers").unlink()
+    shutil.copytree(ROOT / "layers", workspace / "layers", ignore=shutil.ignore_patterns("__pycache__"))
+    context = ("env=local", "override:layer_mode=source-only")
+    assert _cli_synth(workspace, tmp_path / "before", *context).returncode == 0
+    deployed = tmp_path / "before" / "controlroom-local.template.json"
+    # When only the shared library changes (the agents' logic lives there)
+    library = workspace / "layers" / "controlroom" / "__init__.py"
+    library.write_text(library.read_text() + "\n# a change of the shared library\n")
+    arguments = [item for pair in context for item in ("-c", pair)]
+    result = subprocess.run(
+        ["npx", "--no-install", "cdk", "diff", *arguments, "--template", str(deployed), "controlroom-local"],
+        cwd=workspace,
+        env={
+            **os.environ,
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "CDK_DISABLE_VERSION_CHECK": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    # Then every agent gets a new version and its alias moves: the flow cannot keep running the old library
+    added = [line for line in output.splitlines() if line.startswith("[+] AWS::Lambda::Version")]
+    assert len(added) == len(AGENTS), output[-3000:]
+    assert sum(line.startswith("[~] AWS::Lambda::Alias") for line in output.splitlines()) == len(AGENTS)

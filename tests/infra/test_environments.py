@@ -121,6 +121,8 @@ def test_every_agent_is_traced_versioned_and_reached_through_the_environment_ali
         (alias,) = [a for a in aliases.values() if a["Properties"]["FunctionName"] == {"Ref": function_id}]
         assert alias["Properties"]["Name"] == env
         assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+        # Superseded versions stay, so an alias can move back without a deploy
+        assert versions[version_id]["DeletionPolicy"] == "Retain"
 
 
 def test_the_state_machine_is_traced_published_and_started_through_its_alias(

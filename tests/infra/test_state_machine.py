@@ -52,6 +52,13 @@ def test_numbers_come_from_the_environment(local_json: dict[str, Any]) -> None:
     assert states["Intake"]["Retry"][0]["IntervalSeconds"] == 1
 
 
+def test_the_whole_execution_has_a_backstop_timeout(local_json: dict[str, Any]) -> None:
+    # Given local: incident budget 900 s, approval timeout 300 s
+    # Then an execution that outlives both (plus five minutes to escalate) is stopped by Step Functions,
+    # which the executions-timed-out ops alarm reports
+    assert _definition(local_json)["TimeoutSeconds"] == 900 + 300 + 300
+
+
 def test_approval_timeout_override_reaches_the_asl_and_the_link_ttl(synth: Callable[..., Any]) -> None:
     # Given a synth with -c override:approval_timeout_seconds=5 (the approval-timeout tests need seconds)
     _, template = synth("local", approval_timeout_seconds="5")
