@@ -10,7 +10,7 @@ import pytest
 from infra_cdk.components.permissions import AGENTS
 from infra_cdk.config import read_cdk_json_context, resolve
 
-from tests.infra.template_tools import resources_of
+from tests.infra.template_tools import actions, resources_of, statements_by_role
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 # What must stay when a prod stack is deleted or a resource replaced: data, its key, its record.
@@ -155,3 +155,15 @@ def test_an_operations_dashboard_per_environment(env_template: tuple[str, dict[s
     env, template = env_template
     (dashboard,) = resources_of(template, "AWS::CloudWatch::Dashboard").values()
     assert dashboard["Properties"]["DashboardName"] == f"controlroom-{env}-operations"
+
+
+def test_the_alarm_rule_may_start_the_alias_and_nothing_else(
+    env_template: tuple[str, dict[str, Any]],
+) -> None:
+    env, template = env_template
+    (alias_id,) = resources_of(template, "AWS::StepFunctions::StateMachineAlias")
+    statements = statements_by_role(template)[f"controlroom-{env}-alarm-rule"]
+    # The qualified (alias) ARN scopes StartExecution down to that alias: not $LATEST, not an old version
+    assert [(actions(s), s["Resource"]) for s in statements if s["Effect"] == "Allow"] == [
+        ({"states:StartExecution"}, {"Ref": alias_id})
+    ]
