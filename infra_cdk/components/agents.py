@@ -8,9 +8,9 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra_cdk.components.keys import dead_letter_queue
 from infra_cdk.components.permissions import AGENTS, Resources, agent_statements
 from infra_cdk.config import ROOT, EnvironmentConfig
 
@@ -103,14 +103,11 @@ class AgentFunctions(Construct):
         super().__init__(scope, construct_id)
         folders = handler_dirs(functions_dir)
         self._removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
-        self.async_dead_letter_queue = sqs.Queue(
+        self.async_dead_letter_queue = dead_letter_queue(
             self,
             "AsyncDeadLetterQueue",
             queue_name=f"{res.prefix}-agent-async-dlq",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=res.key,
-            enforce_ssl=True,
+            key=res.key,
             removal_policy=self._removal,
         )
         self.layer = lambda_.LayerVersion(

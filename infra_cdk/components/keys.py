@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 # What a role needs to read and write data encrypted under the key (DynamoDB, SNS, SQS call KMS on the
@@ -78,3 +79,19 @@ class DataKey(Construct):
     def use_statement(self) -> iam.PolicyStatement:
         """The identity-policy statement a role needs to use data encrypted under the key."""
         return iam.PolicyStatement(actions=list(KEY_USE_ACTIONS), resources=[self.key.key_arn])
+
+
+def dead_letter_queue(
+    scope: Construct, construct_id: str, *, queue_name: str, key: kms.IKey, removal_policy: RemovalPolicy
+) -> sqs.Queue:
+    """A dead-letter queue: 14 days to look at what failed, encrypted under the key, TLS only."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        queue_name=queue_name,
+        retention_period=Duration.days(14),
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        removal_policy=removal_policy,
+    )

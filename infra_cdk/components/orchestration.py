@@ -14,12 +14,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from controlroom import asl
 from infra_cdk.components.agents import pascal
+from infra_cdk.components.keys import dead_letter_queue
 from infra_cdk.config import OWN_ALARM_PREFIX, ROOT, EnvironmentConfig
 
 ASL_PATH = ROOT / "stepfunctions" / "incident_response.asl.json"
@@ -104,7 +104,9 @@ class IncidentResponse(Construct):
         self._config = config
         self._key = key
         self._removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
-        self.state_machine = self._state_machine(aliases, asl_path)
+        definition = asl.load(asl_path, numbers=config.asl_numbers())
+        self.revision = flow_revision(definition)
+        self.state_machine = self._state_machine(aliases, definition)
         self.version = sfn.CfnStateMachineVersion(
             self,
             "Version",
@@ -126,14 +128,11 @@ class IncidentResponse(Construct):
                 )
             ],
         )
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(
             self,
             "AlarmDeadLetterQueue",
             queue_name=f"{prefix}-alarm-dlq",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
+            key=key,
             removal_policy=self._removal,
         )
         self.rule = self._alarm_rule()
@@ -143,7 +142,7 @@ class IncidentResponse(Construct):
         """The ARN alarms start: ``arn:...:stateMachine:<name>:<env>``."""
         return self.alias.ref
 
-    def _state_machine(self, aliases: dict[str, lambda_.Alias], asl_path: Path) -> sfn.StateMachine:
+    def _state_machine(self, aliases: dict[str, lambda_.Alias], definition: str) -> sfn.StateMachine:
         role = iam.Role(
             self,
             "StateMachineRole",
@@ -164,8 +163,6 @@ class IncidentResponse(Construct):
             encryption_key=self._key,
             removal_policy=self._removal,
         )
-        definition = asl.load(asl_path, numbers=self._config.asl_numbers())
-        self.revision = flow_revision(definition)
         substitutions = {substitution_name(a): aliases[a].function_arn for a in ORCHESTRATED}
         return sfn.StateMachine(
             self,
