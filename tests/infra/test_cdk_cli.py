@@ -29,7 +29,10 @@ def _workspace(tmp_path: Path) -> Path:
     return workspace
 
 
-def _cli_synth(workspace: Path, outdir: Path, *context: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    workspace: Path, command: str, context: tuple[str, ...], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the pinned CLI (``cdk <command> -c ... <extra>``) in the workspace."""
     env = {
         **os.environ,
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
@@ -37,7 +40,7 @@ def _cli_synth(workspace: Path, outdir: Path, *context: str) -> subprocess.Compl
     }
     arguments = [item for pair in context for item in ("-c", pair)]
     return subprocess.run(
-        ["npx", "--no-install", "cdk", "synth", "-q", *arguments, "-o", str(outdir)],
+        ["npx", "--no-install", "cdk", command, *arguments, *extra],
         cwd=workspace,
         env=env,
         capture_output=True,
@@ -45,6 +48,16 @@ def _cli_synth(workspace: Path, outdir: Path, *context: str) -> subprocess.Compl
         timeout=240,
         check=False,
     )
+
+
+def _cli_synth(workspace: Path, outdir: Path, *context: str) -> subprocess.CompletedProcess[str]:
+    return _cli(workspace, "synth", context, "-q", "-o", str(outdir))
+
+
+def _cli_diff_against(workspace: Path, deployed: Path, *context: str) -> str:
+    """``cdk diff --template``: compare with a template file, offline; stdout and stderr together."""
+    result = _cli(workspace, "diff", context, "--template", str(deployed), "controlroom-local")
+    return result.stdout + result.stderr
 
 
 needs_cli = pytest.mark.skipif(
@@ -117,21 +130,7 @@ def test_a_change_of_agent_code_is_a_new_version_in_cdk_diff(tmp_path: Path) -> 
     # When Intake's code changes and `cdk diff` compares against that template (offline: --template)
     handler = workspace / "functions" / "intake" / "handler.py"
     handler.write_text(handler.read_text() + "\n# a change of agent code\n")
-    arguments = [item for pair in context for item in ("-c", pair)]
-    result = subprocess.run(
-        ["npx", "--no-install", "cdk", "diff", *arguments, "--template", str(deployed), "controlroom-local"],
-        cwd=workspace,
-        env={
-            **os.environ,
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-            "CDK_DISABLE_VERSION_CHECK": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    output = result.stdout + result.stderr
+    output = _cli_diff_against(workspace, deployed, *context)
     assert "Number of stacks with differences: 1" in output, output[-3000:]
     # Then the diff publishes a new Intake version and moves the alias to it; no other agent changes
     added = [line for line in output.splitlines() if line.startswith("[+] AWS::Lambda::Version")]
@@ -154,21 +153,7 @@ def test_a_change_of_the_shared_layer_is_a_new_version_of_every_agent(tmp_path: 
     # When only the shared library changes (the agents' logic lives there)
     library = workspace / "layers" / "controlroom" / "__init__.py"
     library.write_text(library.read_text() + "\n# a change of the shared library\n")
-    arguments = [item for pair in context for item in ("-c", pair)]
-    result = subprocess.run(
-        ["npx", "--no-install", "cdk", "diff", *arguments, "--template", str(deployed), "controlroom-local"],
-        cwd=workspace,
-        env={
-            **os.environ,
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-            "CDK_DISABLE_VERSION_CHECK": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    output = result.stdout + result.stderr
+    output = _cli_diff_against(workspace, deployed, *context)
     # Then every agent gets a new version and its alias moves: the flow cannot keep running the old library
     added = [line for line in output.splitlines() if line.startswith("[+] AWS::Lambda::Version")]
     assert len(added) == len(AGENTS), output[-3000:]
