@@ -38,6 +38,7 @@ class MockAws:
     dynamodb: Any
     checkpoint_table: str
     audit_table: str
+    audit_key_id: str = ""
 
     def client(self, service: str) -> Any:
         import boto3
@@ -63,7 +64,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAws]:
     with mock_aws():
         dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
         create_tables(dynamodb, CHECKPOINT_TABLE, AUDIT_TABLE)
-        yield MockAws(dynamodb=dynamodb, checkpoint_table=CHECKPOINT_TABLE, audit_table=AUDIT_TABLE)
+        # The audit chain is keyed: an HMAC key in KMS, as the CDK app creates one.
+        audit_key_id = boto3.client("kms", region_name="us-east-1").create_key(
+            KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+        )["KeyMetadata"]["Arn"]
+        monkeypatch.setenv("AUDIT_KEY_ID", audit_key_id)
+        yield MockAws(
+            dynamodb=dynamodb,
+            checkpoint_table=CHECKPOINT_TABLE,
+            audit_table=AUDIT_TABLE,
+            audit_key_id=audit_key_id,
+        )
     reset_clients()
     _stores.cache_clear()
 

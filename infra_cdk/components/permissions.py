@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 
-from infra_cdk.components.keys import KEY_USE_ACTIONS
+from infra_cdk.components.keys import AUDIT_MAC_WRITE, KEY_USE_ACTIONS
 
 AGENTS = (
     "intake",
@@ -30,8 +30,10 @@ AGENTS = (
 # Every agent reads incidents and appends its decision record (run_agent: audit put + checkpoint put_step).
 CHECKPOINT_READS = ("dynamodb:GetItem", "dynamodb:Query")
 CHECKPOINT_BASE_WRITES = ("dynamodb:PutItem",)
-# The audit table is append-only: a conditional put and reads. Never UpdateItem or DeleteItem, for any role.
-AUDIT_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
+# The audit table is append-only: conditional puts (record and chain head, in one TransactWriteItems) and
+# reads (GetItem of the head; Query only to verify or to adopt a previous-format chain). Never UpdateItem
+# or DeleteItem, for any role.
+AUDIT_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
 # Checkpoint writes beyond the base. There is no IAM action for TransactWriteItems: a transaction is
 # authorised by the actions it contains (Intake's open_incident is two conditional Puts).
 CHECKPOINT_EXTRA: dict[str, tuple[str, ...]] = {
@@ -70,6 +72,8 @@ class Resources:
     topic: sns.ITopic
     ssm_documents: tuple[str, ...]
     key: kms.IKey
+    # The HMAC key of the audit chains: every agent appends a decision record, so every agent MACs.
+    audit_key: kms.IKey
     # Intake reads alarm tags only when the environment opts alarms in by tag.
     alarm_opt_in_by_tag: bool = False
 
@@ -93,6 +97,8 @@ def table_statements(agent: str, res: Resources) -> list[iam.PolicyStatement]:
         _allow(list(AUDIT_ACTIONS), [audit]),
         # Both tables (and the topic) are encrypted under the environment's key.
         _allow(list(KEY_USE_ACTIONS), [res.key.key_arn]),
+        # Appending moves the chain head, whose MAC only this key makes; no agent may VerifyMac.
+        _allow([AUDIT_MAC_WRITE], [res.audit_key.key_arn]),
     ]
 
 

@@ -11,7 +11,7 @@ from constructs import Construct
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
 from infra_cdk.components.approval import ApprovalEndpoint
 from infra_cdk.components.data import DataStores
-from infra_cdk.components.keys import DataKey
+from infra_cdk.components.keys import AuditChainKey, DataKey
 from infra_cdk.components.model import ModelAccess
 from infra_cdk.components.operations import Operations
 from infra_cdk.components.orchestration import IncidentResponse
@@ -62,7 +62,9 @@ class ControlroomStack(Stack):
         self.config = config
         retain = config.removal_policy == "retain"
         self.key = DataKey(self, "DataKey", prefix=prefix, retain=retain).key
+        self.audit_key = AuditChainKey(self, "AuditKey", prefix=prefix, retain=retain)
         self.data = DataStores(self, "Data", prefix=prefix, retain=retain, key=self.key)
+        self.audit_key.allow_verifier_reads(self.data.audit_table, self.key)
         res = Resources(
             stack=self,
             prefix=prefix,
@@ -71,6 +73,7 @@ class ControlroomStack(Stack):
             topic=self.data.topic,
             ssm_documents=tuple(config.ssm_documents),
             key=self.key,
+            audit_key=self.audit_key.key,
             alarm_opt_in_by_tag=bool(config.alarm_opt_in_tag),
         )
         self.agents = AgentFunctions(
@@ -136,6 +139,8 @@ class ControlroomStack(Stack):
         CfnOutput(self, "DashboardName", value=self.operations.dashboard.dashboard_name)
         CfnOutput(self, "CheckpointTableName", value=self.data.checkpoint_table.table_name)
         CfnOutput(self, "AuditTableName", value=self.data.audit_table.table_name)
+        CfnOutput(self, "AuditKeyArn", value=self.audit_key.key.key_arn)
+        CfnOutput(self, "AuditVerifierPolicyArn", value=self.audit_key.verifier_policy.managed_policy_arn)
         CfnOutput(self, "TopicArn", value=self.data.topic.topic_arn)
         CfnOutput(self, "ApprovalBaseUrl", value=self.approval.api.url)
         for agent in AGENTS:

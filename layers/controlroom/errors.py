@@ -63,6 +63,13 @@ class ActionFailed(ControlroomError):
     """An action adapter could not complete its change."""
 
 
+class IntentNotRecorded(ActionFailed):
+    """Execute could not audit what it was about to change, so it changed nothing.
+
+    A subclass of ActionFailed: the state machine escalates it like any other failed action.
+    """
+
+
 class AuditChainBroken(ControlroomError):
     """The audit chain of an incident does not verify."""
 
@@ -91,3 +98,7 @@ class ApprovalPlanMismatch(ControlroomError):
 
 class ApprovalNotWaiting(ControlroomError):
     """The execution is no longer waiting for this decision (task timed out, gone, or token invalid)."""
+
+
+class SchemaVersionUnsupported(ControlroomError):
+    """A stored item was written by a newer controlroom (its schema_version is above what this code reads)."""

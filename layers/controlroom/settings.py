@@ -20,6 +20,9 @@ class Settings(BaseModel):
     AUTONOMY_MODE: AutonomyMode = AutonomyMode.SUPERVISED
     CHECKPOINT_TABLE: str = "controlroom-checkpoint"
     AUDIT_TABLE: str = "controlroom-audit"
+    AUDIT_KEY_ID: str = Field(
+        "", description="KMS HMAC_256 key (id, ARN or alias) the audit chain heads are MACed under."
+    )
     TOPIC_ARN: str = ""
     CONFIDENCE_THRESHOLD: float = Field(0.6, ge=0.0, le=1.0)
     EVIDENCE_WINDOW_MINUTES: int = Field(60, ge=1, le=1440)

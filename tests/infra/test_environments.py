@@ -36,7 +36,12 @@ def env_template(request: pytest.FixtureRequest, synth: Callable[..., Any]) -> t
 
 
 def _key_id(template: dict[str, Any]) -> str:
-    (key_id,) = resources_of(template, "AWS::KMS::Key")
+    """The data key: the one symmetric key (the other is the audit chain's HMAC key)."""
+    (key_id,) = (
+        logical
+        for logical, key in resources_of(template, "AWS::KMS::Key").items()
+        if "KeySpec" not in key["Properties"]
+    )
     return key_id
 
 

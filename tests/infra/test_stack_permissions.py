@@ -57,7 +57,8 @@ def test_every_agent_can_append_to_the_audit_chain(local_json: dict[str, Any]) -
     by_role = statements_by_role(local_json)
     for agent in AGENTS:
         granted = {a for s in by_role[_role(agent)] if mentions(s, audit) for a in actions(s)}
-        assert granted == {"dynamodb:PutItem", "dynamodb:Query"}, agent
+        # PutItem for the record and its chain head (one TransactWriteItems), GetItem to read the head
+        assert granted == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}, agent
 
 
 def test_only_approval_callback_can_complete_task_tokens(local_json: dict[str, Any]) -> None:
@@ -94,17 +95,21 @@ def test_reasoning_agents_hold_nothing_beyond_tables_logs_and_traces(local_json:
         services = {action.split(":")[0] for action in _allowed(statements)}
         # Then they reach the tables, their logs and traces, the data key and the async dead-letter queue
         assert services == {"dynamodb", "logs", "xray", "kms", "sqs"}, agent
-        # And the key only to use it (no admin, no grants) and the queue only to send a failed event to it
+        # And the data key only to use it (no admin, no grants), the audit key only to MAC a chain head,
+        # and the queue only to send a failed event to it
         kms_statements = [s for s in statements if any(a.startswith("kms:") for a in actions(s))]
-        assert all(mentions(s, key) for s in kms_statements), agent
-        assert {a for s in kms_statements for a in actions(s)} == set(KEY_USE_ACTIONS), agent
+        data_key = [s for s in kms_statements if mentions(s, key)]
+        audit_key = [s for s in kms_statements if not mentions(s, key)]
+        assert {a for s in data_key for a in actions(s)} == set(KEY_USE_ACTIONS), agent
+        assert {a for s in audit_key for a in actions(s)} == {"kms:GenerateMac"}, agent
         sqs_statements = [s for s in statements if any(a.startswith("sqs:") for a in actions(s))]
         assert {a for s in sqs_statements for a in actions(s)} == {"sqs:SendMessage"}, agent
         assert all(mentions(s, dlq) for s in sqs_statements), agent
 
 
 def _key_description(template: dict[str, Any]) -> str:
-    (key,) = resources_of(template, "AWS::KMS::Key").values()
+    """The data key's description (the symmetric key; the audit chain's HMAC key has a KeySpec)."""
+    (key,) = (k for k in resources_of(template, "AWS::KMS::Key").values() if "KeySpec" not in k["Properties"])
     return str(key["Properties"]["Description"])
 
 
@@ -235,3 +240,34 @@ def test_intake_reads_alarm_tags_only_when_alarms_opt_in_by_tag(
         if fn["Properties"]["FunctionName"] == _role("intake")
     )
     assert intake["Properties"]["Environment"]["Variables"]["ALARM_OPT_IN_TAG"] == "controlroom:respond=true"
+
+
+def _audit_key(template: dict[str, Any]) -> str:
+    (key,) = (
+        logical
+        for logical, resource in resources_of(template, "AWS::KMS::Key").items()
+        if resource["Properties"].get("KeySpec") == "HMAC_256"
+    )
+    return key
+
+
+def test_audit_chain_key_is_hmac_and_only_agents_mac_with_it(local_json: dict[str, Any]) -> None:
+    # Given the audit chain's key
+    key = _audit_key(local_json)
+    assert resources_of(local_json, "AWS::KMS::Key")[key]["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    by_role = statements_by_role(local_json)
+    for agent in AGENTS:
+        on_key = [s for s in by_role[_role(agent)] if mentions(s, key)]
+        # Then every agent (each appends its decision record) may MAC a chain head, and only that
+        assert {a for s in on_key for a in actions(s)} == {"kms:GenerateMac"}, agent
+    # And no role in the stack may verify or administer it: VerifyMac is the verifier policy's alone
+    for role, statements in by_role.items():
+        granted = {a for s in statements if mentions(s, key) for a in actions(s)}
+        assert granted <= {"kms:GenerateMac"}, role
+    (verifier,) = resources_of(local_json, "AWS::IAM::ManagedPolicy").values()
+    verifier_statements = verifier["Properties"]["PolicyDocument"]["Statement"]
+    on_key = {a for s in verifier_statements if mentions(s, key) for a in actions(s)}
+    assert on_key == {"kms:VerifyMac"}
+    audit_table = logical_id(local_json, "AWS::DynamoDB::Table", "TableName", "controlroom-local-audit")
+    on_table = {a for s in verifier_statements if mentions(s, audit_table) for a in actions(s)}
+    assert on_table == {"dynamodb:GetItem", "dynamodb:Query"}

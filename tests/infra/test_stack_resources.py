@@ -35,7 +35,8 @@ def test_one_stack_has_exactly_the_expected_resources(local: Any) -> None:
         # every agent is published as a version, reached through the environment's alias
         "AWS::Lambda::Version": len(AGENTS),
         "AWS::Lambda::Alias": len(AGENTS),
-        "AWS::KMS::Key": 1,
+        # the data key and the audit chain's HMAC key
+        "AWS::KMS::Key": 2,
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::Events::Rule": 1,
         # the alarm rule's dead-letter queue and the agents' asynchronous one
@@ -160,6 +161,7 @@ def test_outputs_name_every_resource_the_local_engine_looks_up(local_template: A
         "StateMachineArn",
         "CheckpointTableName",
         "AuditTableName",
+        "AuditKeyArn",
         "TopicArn",
         *(f"{pascal(agent)}FunctionName" for agent in AGENTS),
     }

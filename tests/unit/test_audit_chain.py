@@ -1,51 +1,250 @@
-"""The audit chain: appends link by hash, verification names the first bad record."""
+"""The audit chain: appends link by hash under a keyed head; verify names every kind of tampering."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import threading
+
+import boto3
+import pytest
+
+from controlroom.contracts.base import canonical_json
+from controlroom.errors import AuditChainBroken, SchemaVersionUnsupported
 from controlroom.store import DynamoAuditLog
+from controlroom.store.audit import AuditRecord
+from controlroom.store.audit_key import KmsChainKey, head_message
+
+CHAIN = "inc-0000000000000001"
 
 
-def test_appends_chain_and_verify(aws):
-    # Given an audit log with three records on one chain
-    log = DynamoAuditLog(aws.dynamodb.Table(aws.audit_table))
-    first = log.append("inc-0000000000000001", "decision", "agent:intake", {"n": 1})
-    second = log.append("inc-0000000000000001", "decision", "agent:evidence", {"n": 2})
-    log.append("inc-0000000000000001", "decision", "agent:diagnose", {"n": 3.5})
-    # Then each record links to the one before and the chain verifies
+def _log(aws, key_id: str | None = None) -> DynamoAuditLog:
+    key = KmsChainKey(boto3.client("kms", region_name="us-east-1"), key_id or aws.audit_key_id)
+    return DynamoAuditLog(aws.dynamodb.Table(aws.audit_table), key)
+
+
+def _chain(aws, n: int, chain_id: str = CHAIN) -> DynamoAuditLog:
+    log = _log(aws)
+    for i in range(n):
+        log.append(chain_id, "decision", f"agent:{i}", {"n": i, "confidence": 0.5})
+    return log
+
+
+def _rehash(item: dict, **changes) -> dict:
+    """What someone with PutItem but no key can do: edit a record and recompute its hash correctly."""
+    item = {**item, **changes}
+    item["hash"] = AuditRecord.compute_hash(
+        item["chain_id"],
+        int(item["seq"]),
+        item["kind"],
+        item["actor"],
+        item["recorded_at"],
+        json.loads(item["payload"]),
+        item["prev_hash"],
+        int(item["schema_version"]),
+    )
+    return item
+
+
+def test_appends_chain_and_verify_without_querying_the_chain(aws):
+    # Given an audit log, and a count of the DynamoDB calls it makes
+    log = _log(aws)
+    calls: list[str] = []
+    log._table.meta.client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    # When three records are appended
+    first = log.append(CHAIN, "decision", "agent:intake", {"n": 1})
+    second = log.append(CHAIN, "decision", "agent:evidence", {"n": 2})
+    log.append(CHAIN, "decision", "agent:diagnose", {"n": 3.5})
+    # Then no append read the chain: one head read for the new chain, then one transaction per record
+    assert calls == ["GetItem", "TransactWriteItems", "TransactWriteItems", "TransactWriteItems"]
+    # And each record links to the one before, the keyed head holds the count, and the chain verifies
     assert second.prev_hash == first.hash
-    report = log.verify("inc-0000000000000001")
-    assert report.ok and report.records == 3
+    head = log.head(CHAIN)
+    assert head is not None and head.count == 3
+    report = log.verify(CHAIN)
+    assert report.ok and report.status == "verified" and report.records == 3
+
+
+def test_concurrent_writers_each_get_their_own_seq(aws):
+    # Given eight writers (separate processes would have separate logs) racing on one chain
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        log = _log(aws)
+        barrier.wait()
+        try:
+            log.append(CHAIN, "decision", f"agent:{n}", {"n": n})
+        except BaseException as exc:  # collected: a failed append must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every append landed exactly once and the chain verifies
+    assert not errors
+    report = _log(aws).verify(CHAIN)
+    assert report.ok and report.records == 8
+    assert sorted(r.payload["n"] for r in _log(aws).records(CHAIN)) == list(range(8))
 
 
 def test_tampered_payload_is_named(aws):
-    # Given a chain of three records
     table = aws.dynamodb.Table(aws.audit_table)
-    log = DynamoAuditLog(table)
-    for n in range(3):
-        log.append("inc-0000000000000002", "decision", "agent:x", {"n": n})
-    # When someone edits the second record's payload in place
-    table.update_item(
-        Key={"chain_id": "inc-0000000000000002", "seq": 2},
-        UpdateExpression="SET payload = :p",
-        ExpressionAttributeValues={":p": '{"n":99}'},
-    )
-    # Then verification fails at exactly that record
-    report = log.verify("inc-0000000000000002")
-    assert not report.ok
-    assert report.first_bad_seq == 2
-    assert "altered" in report.reason
+    log = _chain(aws, 3)
+    table.put_item(Item={**table.get_item(Key={"chain_id": CHAIN, "seq": 2})["Item"], "payload": '{"n":99}'})
+    report = log.verify(CHAIN)
+    assert not report.ok and report.first_bad_seq == 2 and "altered" in report.reason
 
 
 def test_deleted_record_is_a_gap(aws):
     table = aws.dynamodb.Table(aws.audit_table)
-    log = DynamoAuditLog(table)
-    for n in range(4):
-        log.append("inc-0000000000000003", "decision", "agent:x", {"n": n})
-    table.delete_item(Key={"chain_id": "inc-0000000000000003", "seq": 3})
-    report = log.verify("inc-0000000000000003")
+    log = _chain(aws, 4)
+    table.delete_item(Key={"chain_id": CHAIN, "seq": 3})
+    report = log.verify(CHAIN)
     assert not report.ok and report.first_bad_seq == 3 and "gap" in report.reason
 
 
+def test_truncation_is_detected(aws):
+    # Given a chain of four records whose last two are deleted (what was decided last disappears)
+    table = aws.dynamodb.Table(aws.audit_table)
+    log = _chain(aws, 4)
+    for seq in (3, 4):
+        table.delete_item(Key={"chain_id": CHAIN, "seq": seq})
+    # Then the records still link, but the keyed head counts four
+    report = log.verify(CHAIN)
+    assert not report.ok and report.status == "broken"
+    assert "truncated" in report.reason and report.first_bad_seq == 3
+
+
+def test_rewritten_tail_is_detected(aws):
+    # Given the last record rewritten with a correctly recomputed hash
+    table = aws.dynamodb.Table(aws.audit_table)
+    log = _chain(aws, 3)
+    last = table.get_item(Key={"chain_id": CHAIN, "seq": 3})["Item"]
+    table.put_item(Item=_rehash(last, payload='{"confidence":1,"n":2}'))
+    # Then the chain is internally consistent, but not with the keyed head
+    report = log.verify(CHAIN)
+    assert not report.ok and "tail was rewritten" in report.reason
+    # And moving the head to the new hash needs a MAC only the KMS key can make
+    head = table.get_item(Key={"chain_id": CHAIN, "seq": 0})["Item"]
+    table.put_item(Item={**head, "last_hash": _rehash(last, payload='{"confidence":1,"n":2}')["hash"]})
+    report = log.verify(CHAIN)
+    assert not report.ok and "MAC does not verify" in report.reason
+
+
+def test_forged_append_is_detected(aws):
+    # Given someone with PutItem but no KMS key appending a well-formed fourth record
+    table = aws.dynamodb.Table(aws.audit_table)
+    log = _chain(aws, 3)
+    last = table.get_item(Key={"chain_id": CHAIN, "seq": 3})["Item"]
+    forged = _rehash(last, seq=4, prev_hash=last["hash"], actor="agent:execute", payload='{"approved":true}')
+    table.put_item(Item=forged)
+    # Then it lies beyond the keyed head
+    report = log.verify(CHAIN)
+    assert not report.ok and report.first_bad_seq == 4 and "beyond the keyed head" in report.reason
+    # And a head moved over it with a MAC under any key but the audit key does not verify
+    fake_mac = hmac.new(b"guessed", head_message(CHAIN, 4, forged["hash"]), hashlib.sha256).digest()
+    head = table.get_item(Key={"chain_id": CHAIN, "seq": 0})["Item"]
+    table.put_item(
+        Item={**head, "count": 4, "last_hash": forged["hash"], "mac": base64.b64encode(fake_mac).decode()}
+    )
+    report = log.verify(CHAIN)
+    assert not report.ok and "MAC does not verify" in report.reason
+
+
+def test_replaced_chain_is_detected(aws):
+    # Given the real chain deleted and a fresh one written in its place by controlroom's own code,
+    # but under another KMS key (an attacker's, or another environment's)
+    table = aws.dynamodb.Table(aws.audit_table)
+    _chain(aws, 3)
+    for seq in (0, 1, 2, 3):
+        table.delete_item(Key={"chain_id": CHAIN, "seq": seq})
+    other_key = boto3.client("kms", region_name="us-east-1").create_key(
+        KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+    )["KeyMetadata"]["Arn"]
+    replacement = _log(aws, other_key)
+    for n in range(3):
+        replacement.append(CHAIN, "decision", "agent:x", {"n": n})
+    # Then every hash and link is fine, but the head was not MACed under the audit key
+    assert replacement.verify(CHAIN).ok
+    report = _log(aws).verify(CHAIN)
+    assert not report.ok and "MAC does not verify" in report.reason
+
+
+def _legacy_item(chain_id: str, seq: int, prev_hash: str, payload: dict) -> dict:
+    fields = {
+        "chain_id": chain_id,
+        "seq": seq,
+        "kind": "decision",
+        "actor": "agent:intake",
+        "recorded_at": "2026-11-01T10:00:00Z",
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    digest = hashlib.sha256(canonical_json(fields).encode()).hexdigest()
+    return {**fields, "payload": canonical_json(payload), "hash": digest, "schema_version": 1}
+
+
+def test_previous_format_is_read_and_reported_as_unkeyed_then_keyed_on_append(aws):
+    # Given a chain of two version-1 records (no head, no MAC), as the previous release wrote them
+    table = aws.dynamodb.Table(aws.audit_table)
+    first = _legacy_item(CHAIN, 1, "0" * 64, {"n": 1})
+    table.put_item(Item=first)
+    table.put_item(Item=_legacy_item(CHAIN, 2, first["hash"], {"n": 2}))
+    log = _log(aws)
+    # Then verify reads it but says it is not tamper-evident, instead of OK
+    report = log.verify(CHAIN)
+    assert report.status == "unkeyed" and not report.ok and report.records == 2
+    assert "previous format" in report.reason
+    # When this release appends to it
+    record = log.append(CHAIN, "decision", "agent:close", {"n": 3})
+    # Then it links after the old tail and the whole chain is covered by the keyed head from now on
+    assert (
+        record.seq == 3
+        and record.prev_hash == table.get_item(Key={"chain_id": CHAIN, "seq": 2})["Item"]["hash"]
+    )
+    report = log.verify(CHAIN)
+    assert report.ok and report.status == "verified" and report.legacy_records == 2
+
+
+def test_a_keyed_chain_without_its_head_refuses_appends_and_does_not_verify(aws):
+    table = aws.dynamodb.Table(aws.audit_table)
+    _chain(aws, 2)
+    table.delete_item(Key={"chain_id": CHAIN, "seq": 0})
+    log = _log(aws)
+    assert "no head" in log.verify(CHAIN).reason
+    with pytest.raises(AuditChainBroken):
+        log.append(CHAIN, "decision", "agent:x", {"n": 9})
+
+
+def test_a_newer_record_format_is_refused_by_name(aws):
+    table = aws.dynamodb.Table(aws.audit_table)
+    log = _chain(aws, 1)
+    table.put_item(Item={**table.get_item(Key={"chain_id": CHAIN, "seq": 1})["Item"], "schema_version": 3})
+    with pytest.raises(SchemaVersionUnsupported, match="schema_version 3"):
+        log.records(CHAIN)
+
+
+def test_secrets_are_redacted_before_the_record_is_stored(aws):
+    table = aws.dynamodb.Table(aws.audit_table)
+    log = _log(aws)
+    log.append(
+        CHAIN,
+        "decision",
+        "agent:evidence",
+        {"log": "connect postgres://app:hunter2@db:5432 failed", "SessionToken": "FwoGZXIvYXdzEJr"},
+    )
+    stored = table.get_item(Key={"chain_id": CHAIN, "seq": 1})["Item"]["payload"]
+    assert "hunter2" not in stored and "FwoGZXIvYXdzEJr" not in stored
+    assert log.verify(CHAIN).ok
+
+
 def test_empty_chain_does_not_verify(aws):
-    report = DynamoAuditLog(aws.dynamodb.Table(aws.audit_table)).verify("inc-ffffffffffffffff")
+    report = _log(aws).verify("inc-ffffffffffffffff")
     assert not report.ok and report.records == 0

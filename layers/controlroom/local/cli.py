@@ -17,6 +17,8 @@ from controlroom.local.client import EngineClient, EngineNotRunning
 from controlroom.local.world import load_event, restamp
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# `audit verify` on a chain in the previous format: consistent, but not tamper-evident.
+EXIT_UNKEYED = 3
 
 
 def _client() -> EngineClient:
@@ -105,9 +107,16 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    report = _client().verify_audit(args.incident_id)
+    if args.table:
+        from controlroom.store.remote import verify_deployed
+
+        report = verify_deployed(args.incident_id, table=args.table, region=args.region, key=args.key)
+    else:
+        report = _client().verify_audit(args.incident_id)
     print(render.audit(report))
-    return EXIT_OK if report.ok else EXIT_FAILED
+    if report.ok:
+        return EXIT_OK
+    return EXIT_UNKEYED if report.status == "unkeyed" else EXIT_FAILED
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -194,8 +203,19 @@ def _parser() -> argparse.ArgumentParser:
     trace.set_defaults(func=cmd_trace)
     audit = sub.add_parser("audit", help="audit chain tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="recompute an incident's hash chain")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="recompute an incident's hash chain and check its keyed head "
+        "(exit 0 verified, 1 broken, 3 previous unkeyed format)",
+    )
     verify.add_argument("incident_id")
+    verify.add_argument(
+        "--table", help="a deployed environment's audit table (e.g. controlroom-prod-audit) instead of local"
+    )
+    verify.add_argument("--region", help="its region (default: the AWS SDK's)")
+    verify.add_argument(
+        "--key", help="the audit HMAC key (id, ARN or alias; default alias/<table>, as the CDK app names it)"
+    )
     verify.set_defaults(func=cmd_audit_verify)
     return parser
 

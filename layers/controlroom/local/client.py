@@ -13,6 +13,7 @@ import boto3
 from controlroom.contracts import ApprovalRecord, DecisionRecord
 from controlroom.local.paths import state_dir
 from controlroom.store import AuditVerification, DynamoAuditLog, DynamoCheckpointStore, IncidentItem
+from controlroom.store.audit_key import KmsChainKey
 
 
 class EngineNotRunning(RuntimeError):
@@ -42,7 +43,10 @@ class EngineClient:
         )
         dynamodb = self._session.resource("dynamodb", endpoint_url=endpoint)
         self.checkpoint = DynamoCheckpointStore(dynamodb.Table(outputs["CheckpointTableName"]))
-        self.audit = DynamoAuditLog(dynamodb.Table(outputs["AuditTableName"]))
+        self.audit = DynamoAuditLog(
+            dynamodb.Table(outputs["AuditTableName"]),
+            KmsChainKey(self._session.client("kms", endpoint_url=endpoint), outputs["AuditKeyArn"]),
+        )
 
     @classmethod
     def from_state_file(cls, path: Path | None = None) -> EngineClient:

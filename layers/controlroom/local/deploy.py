@@ -238,6 +238,24 @@ def _reshape_for_moto(resource: dict[str, Any]) -> None:
         }
 
 
+def _is_non_symmetric_key(resource: dict[str, Any]) -> bool:
+    props = resource.get("Properties", {})
+    return (
+        resource["Type"] == "AWS::KMS::Key"
+        and props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT"
+    )
+
+
+def _create_key(props: dict[str, Any], endpoint: str) -> dict[str, str]:
+    """moto 5.2.5's CloudFormation makes every AWS::KMS::Key symmetric; the audit HMAC key is made by API."""
+    metadata = local_client("kms", endpoint).create_key(
+        KeySpec=props["KeySpec"],
+        KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+        Description=str(props.get("Description", "")),
+    )["KeyMetadata"]
+    return {"Ref": metadata["KeyId"], "Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
+
+
 def _prepare(
     template: dict[str, Any], endpoint: str, gateway_url: str
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, str]]]:
@@ -247,8 +265,12 @@ def _prepare(
     resources: dict[str, Any] = template["Resources"]
     values = _planned_values(resources, gateway_url)
     secrets = local_client("secretsmanager", endpoint)
+    created_by_api: set[str] = set()
     for logical_id, resource in resources.items():
-        if resource["Type"] == "AWS::SecretsManager::Secret":
+        if _is_non_symmetric_key(resource):
+            values[logical_id] = _create_key(resource.get("Properties", {}), endpoint)
+            created_by_api.add(logical_id)
+        elif resource["Type"] == "AWS::SecretsManager::Secret":
             props = resource.get("Properties", {})
             name = props.get("Name", f"controlroom-local-{logical_id}")
             arn = secrets.create_secret(Name=name, SecretString=os.urandom(32).hex())["ARN"]
@@ -260,7 +282,9 @@ def _prepare(
             name = resources[function_logical]["Properties"]["FunctionName"] if function_logical else function
             arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{_literal(name, logical_id)}:{props['Name']}"
             values[logical_id] = {"Ref": arn, "AliasArn": arn, "Arn": arn}
-    removed = {lid for lid, r in resources.items() if r["Type"] in DROPPED_TYPES or r["Type"] in API_TYPES}
+    removed = {
+        lid for lid, r in resources.items() if r["Type"] in DROPPED_TYPES or r["Type"] in API_TYPES
+    } | created_by_api
     bridged = {lid: resources[lid] for lid in removed if resources[lid]["Type"] in API_TYPES}
     kept = {lid: r for lid, r in resources.items() if lid not in removed}
     for resource in kept.values():

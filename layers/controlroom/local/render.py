@@ -83,7 +83,22 @@ def approvals(records: list[ApprovalRecord], base_url: str = "") -> str:
 
 
 def audit(report: AuditVerification) -> str:
+    """One line: verified (keyed), unkeyed (previous format: not tamper-evident, never "OK") or broken."""
     if report.ok:
-        return f"audit chain {report.chain_id}: {report.records} records, hash chain verified OK"
+        older = (
+            f"; {report.legacy_records} earlier record(s) in the previous format are covered from the "
+            "first keyed record on"
+            if report.legacy_records
+            else ""
+        )
+        return (
+            f"audit chain {report.chain_id}: {report.records} records, hash chain and keyed head verified "
+            f"OK{older}"
+        )
+    if report.status == "unkeyed":
+        return (
+            f"audit chain {report.chain_id}: UNKEYED, {report.records} records in the previous format "
+            f"(schema_version 1): {report.reason}"
+        )
     where = f" at record {report.first_bad_seq}" if report.first_bad_seq is not None else ""
     return f"audit chain {report.chain_id}: BROKEN{where}: {report.reason} ({report.records} records read)"

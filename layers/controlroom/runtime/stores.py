@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from controlroom.aws import resource
+from controlroom.aws import client, resource
 from controlroom.settings import settings
 from controlroom.store import DynamoAuditLog, DynamoCheckpointStore
+from controlroom.store.audit_key import KmsChainKey
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,11 @@ class Stores:
 
 
 @lru_cache(maxsize=8)
-def _stores(checkpoint_table: str, audit_table: str, endpoint_key: str) -> Stores:
+def _stores(checkpoint_table: str, audit_table: str, audit_key_id: str, endpoint_key: str) -> Stores:
     dynamodb = resource("dynamodb")
     return Stores(
         checkpoint=DynamoCheckpointStore(dynamodb.Table(checkpoint_table)),
-        audit=DynamoAuditLog(dynamodb.Table(audit_table)),
+        audit=DynamoAuditLog(dynamodb.Table(audit_table), KmsChainKey(client("kms"), audit_key_id)),
     )
 
 
@@ -30,4 +31,9 @@ def stores() -> Stores:
     import os
 
     current = settings()
-    return _stores(current.CHECKPOINT_TABLE, current.AUDIT_TABLE, os.environ.get("AWS_ENDPOINT_URL", ""))
+    return _stores(
+        current.CHECKPOINT_TABLE,
+        current.AUDIT_TABLE,
+        current.AUDIT_KEY_ID,
+        os.environ.get("AWS_ENDPOINT_URL", ""),
+    )

@@ -1,4 +1,7 @@
-"""The append-only audit log: one hash chain per incident, verifiable end to end."""
+"""The append-only audit log: one hash chain per incident, its head MACed under a KMS key.
+
+Record format (schema_version 2) and how to verify it from another language: docs/audit-ledger.md.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,25 @@ import json
 from abc import ABC, abstractmethod
 from typing import Any
 
+import rfc8785
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from controlroom.contracts.base import canonical_json, isoformat, utcnow
-from controlroom.errors import AuditConflict
+from controlroom.errors import AuditChainBroken, AuditConflict, SchemaVersionUnsupported
+from controlroom.redaction import redact_for_storage
+from controlroom.store.audit_key import ChainKey, head_message
+from controlroom.store.audit_verify import AuditHead, AuditVerification, verify_chain
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Records written before the chain was keyed: hashed with the older canonical JSON, no head item.
+LEGACY_SCHEMA_VERSION = 1
 GENESIS_HASH = "0" * 64
+# The head lives in the chain's partition at a sort key no record uses (records start at 1).
+HEAD_SEQ = 0
 _MAX_APPEND_ATTEMPTS = 8
+
+__all__ = ["AuditHead", "AuditLog", "AuditRecord", "AuditVerification", "DynamoAuditLog", "verify_chain"]
 
 
 class AuditRecord(BaseModel):
@@ -40,8 +53,10 @@ class AuditRecord(BaseModel):
         recorded_at: str,
         payload: dict[str, Any],
         prev_hash: str,
+        schema_version: int = SCHEMA_VERSION,
     ) -> str:
-        body = {
+        """SHA-256 (hex) of the record's body; version 2 hashes its RFC 8785 canonical form."""
+        body: dict[str, Any] = {
             "chain_id": chain_id,
             "seq": seq,
             "kind": kind,
@@ -50,47 +65,22 @@ class AuditRecord(BaseModel):
             "payload": payload,
             "prev_hash": prev_hash,
         }
-        return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+        if schema_version == LEGACY_SCHEMA_VERSION:
+            return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+        body["schema_version"] = schema_version
+        return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
 
     def recomputed_hash(self) -> str:
         return self.compute_hash(
-            self.chain_id, self.seq, self.kind, self.actor, self.recorded_at, self.payload, self.prev_hash
+            self.chain_id,
+            self.seq,
+            self.kind,
+            self.actor,
+            self.recorded_at,
+            self.payload,
+            self.prev_hash,
+            self.schema_version,
         )
-
-
-class AuditVerification(BaseModel):
-    chain_id: str
-    ok: bool
-    records: int
-    first_bad_seq: int | None = None
-    reason: str = ""
-
-
-def verify_chain(chain_id: str, records: list[AuditRecord]) -> AuditVerification:
-    """Recompute the chain; name the first record whose sequence, link or hash is wrong."""
-    expected_prev = GENESIS_HASH
-    for expected_seq, record in enumerate(sorted(records, key=lambda r: r.seq), start=1):
-        problem = ""
-        if record.seq != expected_seq:
-            problem = f"sequence gap: expected {expected_seq}, found {record.seq}"
-        elif record.prev_hash != expected_prev:
-            problem = "prev_hash does not match the hash of the record before it"
-        elif record.recomputed_hash() != record.hash:
-            problem = "content does not match its hash (the record was altered)"
-        if problem:
-            return AuditVerification(
-                chain_id=chain_id,
-                ok=False,
-                records=len(records),
-                first_bad_seq=record.seq if record.seq == expected_seq else expected_seq,
-                reason=problem,
-            )
-        expected_prev = record.hash
-    if not records:
-        return AuditVerification(
-            chain_id=chain_id, ok=False, records=0, reason="no audit records for this id"
-        )
-    return AuditVerification(chain_id=chain_id, ok=True, records=len(records))
 
 
 class AuditLog(ABC):
@@ -102,63 +92,139 @@ class AuditLog(ABC):
     @abstractmethod
     def records(self, chain_id: str) -> list[AuditRecord]: ...
 
-    def verify(self, chain_id: str) -> AuditVerification:
-        return verify_chain(chain_id, self.records(chain_id))
+    @abstractmethod
+    def head(self, chain_id: str) -> AuditHead | None: ...
+
+    @abstractmethod
+    def verify(self, chain_id: str) -> AuditVerification: ...
 
 
 class DynamoAuditLog(AuditLog):
-    """Audit records in DynamoDB (pk=chain_id, sk=seq), written only with conditional puts."""
+    """Audit records in DynamoDB (pk=chain_id, sk=seq) plus one head item per chain (sk=0).
 
-    def __init__(self, table: Any) -> None:
+    Each append is one TransactWriteItems: the record put only if its seq is new, and the head put
+    only if it still holds the count this writer linked after. No writer ever Queries the chain: the
+    head says where it ends, and the head this process wrote last is reused until a race proves it old.
+
+    Parameters
+    ----------
+    table
+        The audit table (boto3 resource Table).
+    key
+        The chain key: writers need GenerateMac, verifiers VerifyMac.
+    """
+
+    def __init__(self, table: Any, key: ChainKey) -> None:
         self._table = table
+        self._key = key
+        self._heads: dict[str, AuditHead] = {}
 
-    def _last(self, chain_id: str) -> AuditRecord | None:
+    def head(self, chain_id: str) -> AuditHead | None:
+        item = self._table.get_item(Key={"chain_id": chain_id, "seq": HEAD_SEQ}, ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None:
+            return None
+        return AuditHead(
+            chain_id=chain_id,
+            count=int(item["count"]),
+            last_hash=str(item["last_hash"]),
+            mac=str(item["mac"]),
+            schema_version=int(item.get("schema_version", SCHEMA_VERSION)),
+        )
+
+    def _legacy_tail(self, chain_id: str) -> AuditHead | None:
+        """Where a chain without a head ends: only previous-format chains may be headless."""
         response = self._table.query(
-            KeyConditionExpression="chain_id = :c",
-            ExpressionAttributeValues={":c": chain_id},
+            KeyConditionExpression="chain_id = :c AND seq > :h",
+            ExpressionAttributeValues={":c": chain_id, ":h": HEAD_SEQ},
             ScanIndexForward=False,
             Limit=1,
             ConsistentRead=True,
         )
         items = response.get("Items", [])
-        return _from_item(items[0]) if items else None
+        if not items:
+            return None
+        last = _from_item(items[0])
+        if last.schema_version != LEGACY_SCHEMA_VERSION:
+            # A keyed chain whose head is gone was tampered with; linking after it would hide that.
+            raise AuditChainBroken(f"audit chain {chain_id} has keyed records but no head item")
+        return AuditHead(chain_id=chain_id, count=last.seq, last_hash=last.hash, mac="", schema_version=1)
 
     def append(self, chain_id: str, kind: str, actor: str, payload: dict[str, Any]) -> AuditRecord:
-        # Two writers may read the same tail; the conditional put lets exactly one of them win,
-        # the other re-reads the tail and links after it.
-        clean_payload = json.loads(canonical_json(payload))
+        # Secrets never reach the table: redact first, then fix the payload's JSON form for hashing.
+        clean_payload = json.loads(rfc8785.dumps(json.loads(canonical_json(redact_for_storage(payload)))))
+        head = self._heads.get(chain_id) or self.head(chain_id)
+        adopted_legacy = False
         for _ in range(_MAX_APPEND_ATTEMPTS):
-            last = self._last(chain_id)
-            seq = 1 if last is None else last.seq + 1
-            prev_hash = GENESIS_HASH if last is None else last.hash
-            recorded_at = isoformat(utcnow())
-            record = AuditRecord(
+            record = self._next_record(chain_id, kind, actor, clean_payload, head)
+            new_head = AuditHead(
                 chain_id=chain_id,
-                seq=seq,
-                kind=kind,
-                actor=actor,
-                recorded_at=recorded_at,
-                payload=clean_payload,
-                prev_hash=prev_hash,
-                hash=AuditRecord.compute_hash(
-                    chain_id, seq, kind, actor, recorded_at, clean_payload, prev_hash
-                ),
+                count=record.seq,
+                last_hash=record.hash,
+                mac=self._key.mac(head_message(chain_id, record.seq, record.hash)),
             )
             try:
-                self._table.put_item(Item=_to_item(record), ConditionExpression="attribute_not_exists(seq)")
-                return record
+                self._write(record, new_head, head)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
+                # Another writer moved the head (or a previous-format chain exists): re-read and relink.
+                head = self.head(chain_id)
+                if head is None and not adopted_legacy:
+                    head, adopted_legacy = self._legacy_tail(chain_id), True
+                continue
+            self._heads[chain_id] = new_head
+            return record
         raise AuditConflict(
             f"could not append to audit chain {chain_id} after {_MAX_APPEND_ATTEMPTS} attempts"
+        )
+
+    @staticmethod
+    def _next_record(
+        chain_id: str, kind: str, actor: str, payload: dict[str, Any], head: AuditHead | None
+    ) -> AuditRecord:
+        seq = 1 if head is None else head.count + 1
+        prev_hash = GENESIS_HASH if head is None else head.last_hash
+        recorded_at = isoformat(utcnow())
+        return AuditRecord(
+            chain_id=chain_id,
+            seq=seq,
+            kind=kind,
+            actor=actor,
+            recorded_at=recorded_at,
+            payload=payload,
+            prev_hash=prev_hash,
+            hash=AuditRecord.compute_hash(chain_id, seq, kind, actor, recorded_at, payload, prev_hash),
+        )
+
+    def _write(self, record: AuditRecord, new_head: AuditHead, old_head: AuditHead | None) -> None:
+        head_put: dict[str, Any] = {"TableName": self._table.name, "Item": _head_item(new_head)}
+        if old_head is None or old_head.schema_version == LEGACY_SCHEMA_VERSION:
+            head_put["ConditionExpression"] = "attribute_not_exists(chain_id)"
+        else:
+            head_put["ConditionExpression"] = "#count = :previous"
+            head_put["ExpressionAttributeNames"] = {"#count": "count"}
+            head_put["ExpressionAttributeValues"] = {":previous": old_head.count}
+        # The resource's client serialises Python values itself (boto3's transformation injector).
+        self._table.meta.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table.name,
+                        "Item": _to_item(record),
+                        "ConditionExpression": "attribute_not_exists(seq)",
+                    }
+                },
+                {"Put": head_put},
+            ]
         )
 
     def records(self, chain_id: str) -> list[AuditRecord]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "chain_id = :c",
-            "ExpressionAttributeValues": {":c": chain_id},
+            "KeyConditionExpression": "chain_id = :c AND seq > :h",
+            "ExpressionAttributeValues": {":c": chain_id, ":h": HEAD_SEQ},
             "ConsistentRead": True,
         }
         while True:
@@ -169,15 +235,41 @@ class DynamoAuditLog(AuditLog):
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return [_from_item(item) for item in items]
 
+    def verify(self, chain_id: str) -> AuditVerification:
+        return verify_chain(chain_id, self.records(chain_id), self.head(chain_id), self._key)
+
+
+def _head_item(head: AuditHead) -> dict[str, Any]:
+    return {
+        "chain_id": head.chain_id,
+        "seq": HEAD_SEQ,
+        "kind": "head",
+        "count": head.count,
+        "last_hash": head.last_hash,
+        "mac": head.mac,
+        "schema_version": SCHEMA_VERSION,
+    }
+
 
 def _to_item(record: AuditRecord) -> dict[str, Any]:
     item = record.model_dump()
-    item["payload"] = canonical_json(record.payload)
+    # Stored as its canonical text so a verifier hashes exactly what was written (no Decimal round trip).
+    item["payload"] = (
+        rfc8785.dumps(record.payload).decode("utf-8")
+        if record.schema_version != LEGACY_SCHEMA_VERSION
+        else canonical_json(record.payload)
+    )
     return item
 
 
 def _from_item(item: dict[str, Any]) -> AuditRecord:
-    # schema_version 1 is the only version so far; a v2 reader would upgrade v1 items here.
+    # Version 1 items (before keying) are read as they are; verify says they are not keyed.
+    version = int(item.get("schema_version", LEGACY_SCHEMA_VERSION))
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionUnsupported(
+            f"audit record {item.get('chain_id')}/{item.get('seq')} has schema_version {version}; "
+            f"this code reads {LEGACY_SCHEMA_VERSION} and {SCHEMA_VERSION}: upgrade controlroom"
+        )
     return AuditRecord(
         chain_id=item["chain_id"],
         seq=int(item["seq"]),
@@ -187,5 +279,5 @@ def _from_item(item: dict[str, Any]) -> AuditRecord:
         payload=json.loads(item["payload"]),
         prev_hash=item["prev_hash"],
         hash=item["hash"],
-        schema_version=int(item.get("schema_version", 1)),
+        schema_version=version,
     )
