@@ -7,11 +7,12 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 
 from controlroom.agents.execute import EXECUTE
 from controlroom.aws import client
 from controlroom.contracts import ActionDecision, ApprovalOutcome, PolicyDecision
-from controlroom.errors import ActionFailed, ActionNotAllowed
+from controlroom.errors import ActionFailed, ActionNotAllowed, IntentNotRecorded
 from controlroom.runtime import run_agent, stores
 from tests.unit.test_policy_flow_state import INCIDENT_ID, action, incident, intake, plan, state
 
@@ -103,10 +104,14 @@ def test_approved_rollback_moves_the_alias_and_records_it(opened, lambda_context
     assert report["results"][0]["status"] == "succeeded"
     assert report["results"][0]["before"] == {"function_version": "2"}
     assert report["results"][0]["after"] == {"function_version": "1"}
-    # And the audit chain holds an action record and the decision record, and verifies
+    # And the audit chain holds the intent (before the change), the outcome and the decision record
     audit = stores().audit
-    kinds = [record.kind for record in audit.records(INCIDENT_ID)]
-    assert kinds == ["action", "decision"]
+    records = audit.records(INCIDENT_ID)
+    assert [record.kind for record in records] == ["action_intent", "action", "decision"]
+    intent = records[0].payload
+    assert intent["target"] == "lambda:checkout:live"
+    assert (intent["from"], intent["to"]) == ("version 2", "version 1")
+    assert intent["idempotency_key"] and intent["plan_digest"] == the_plan.plan_digest
     assert audit.verify(INCIDENT_ID).ok
     assert stores().checkpoint.steps(INCIDENT_ID)[0].output == report
 
@@ -176,9 +181,35 @@ def test_world_changed_refuses_and_escalates(opened, lambda_context):
     assert _alias_version(opened) == "3"
     # And the failed result is audited, with the error decision record after it
     records = stores().audit.records(INCIDENT_ID)
-    assert [r.kind for r in records] == ["action", "decision"]
-    assert records[0].payload["result"]["status"] == "failed"
-    assert records[1].payload["status"] == "error" and records[1].payload["error_type"] == "ActionFailed"
+    assert [r.kind for r in records] == ["action_intent", "action", "decision"]
+    assert records[1].payload["result"]["status"] == "failed"
+    assert records[2].payload["status"] == "error" and records[2].payload["error_type"] == "ActionFailed"
+
+
+def test_no_change_when_the_intent_cannot_be_written(opened, lambda_context, monkeypatch):
+    # Given the audit table refusing the intent record (throttled, say), and a count of adapter calls
+    _lambda_with_alias_at_version_2(opened)
+    the_plan = plan(action("rollback_lambda_alias"))
+    audit = stores().audit
+    append = audit.append
+
+    def refuse_intents(chain_id, kind, actor, payload):
+        if kind == "action_intent":
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                "TransactWriteItems",
+            )
+        return append(chain_id, kind, actor, payload)
+
+    monkeypatch.setattr(audit, "append", refuse_intents)
+    calls = _count_calls("UpdateAlias")
+    # When Execute runs, Then it stops with IntentNotRecorded before calling the adapter
+    with pytest.raises(IntentNotRecorded, match="intent could not be audited"):
+        run_agent(EXECUTE, state(intake=intake(), plan=the_plan, policy=_decision(the_plan)), lambda_context)
+    assert calls == [] and _alias_version(opened) == "2"
+    # And the decision record says why
+    (decision,) = stores().audit.records(INCIDENT_ID)
+    assert decision.payload["error_type"] == "IntentNotRecorded"
 
 
 def test_digest_mismatch_is_not_allowed(opened, lambda_context):

@@ -1,6 +1,7 @@
 """The Execute agent: after the safety checks, run the allowed actions through their adapters.
 
-Failure handling (decided): actions run in plan order. The first ``failed`` result stops the run
+Every real change is preceded by an ``action_intent`` audit record (agents.execute_intent) and followed
+by its ``action`` outcome record. Failure handling (decided): actions run in plan order. The first ``failed`` result stops the run
 (later actions may assume the earlier ones happened); its audit record is written, the decision
 record's summary lists every result so far, and then ``ActionFailed`` is raised so the state
 machine escalates. Throttling raises ``TransientDependencyError`` so the state machine retries;
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controlroom.agents.execute_intent import record_intent
 from controlroom.contracts import ActionResult, ExecutionReport, IncidentStatus, utcnow
 from controlroom.contracts.flow import ExecuteInput
 from controlroom.errors import ActionFailed, ActionNotAllowed
@@ -115,6 +117,9 @@ def _run(action: Any, request: ExecuteInput, ctx: AgentContext, dry_run: bool) -
         idempotency_token=client_token(key),
         incident_id=request.incident.incident_id,
     )
+    if not dry_run:
+        # Before anything changes: if this record cannot be written, IntentNotRecorded stops the run.
+        record_intent(ctx, request, action, client_token(key))
     with ctx.tool(f"action.{action.type}") as call:
         if dry_run:
             result = run_action(action, adapter_ctx)
