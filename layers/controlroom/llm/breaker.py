@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+from controlroom.store.versions import check_version
 
 SCHEMA_VERSION = 1
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
@@ -52,6 +53,7 @@ class CircuitBreaker:
 
     def _item(self) -> dict[str, Any]:
         item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
+        check_version(item, SCHEMA_VERSION, f"breaker {self._key['pk']}")
         return {"state": CLOSED, **item}
 
     def state(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+from controlroom.store.versions import check_version
 
 SCHEMA_VERSION = 1
 SOFT_LIMIT = 0.8
@@ -61,6 +62,7 @@ class TokenBudget:
     def state(self, incident_id: str) -> BudgetState:
         """Tokens used (including open reservations) and the incident's limit."""
         item = self._table.get_item(Key=self._key(incident_id), ConsistentRead=True).get("Item") or {}
+        check_version(item, SCHEMA_VERSION, f"token budget BUDGET#{incident_id}")
         return BudgetState(used=int(item.get("used", 0)), limit=int(item.get("limit_tokens", self._limit)))
 
     def reserve(self, incident_id: str, wanted: int) -> Reservation | None:

@@ -15,7 +15,9 @@ from botocore.exceptions import ClientError
 from controlroom.contracts import canonical_json, digest, isoformat, utcnow
 from controlroom.errors import TransientDependencyError
 from controlroom.llm.port import ModelReply, ModelRequest
+from controlroom.redaction import redact_for_storage
 from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+from controlroom.store.versions import check_version
 
 SCHEMA_VERSION = 1
 MAX_INLINE_BYTES = 64 * 1024
@@ -139,7 +141,8 @@ class ExchangeRecorder:
             Item={
                 "pk": f"INCIDENT#{incident_id}",
                 "sk": f"MODELINPUT#{purpose}",
-                **self._body(incident_id, "input", agent_input),
+                # Evidence in the input may carry secrets; they are not kept (a replay never needs them).
+                **self._body(incident_id, "input", redact_for_storage(agent_input)),
                 "schema_version": SCHEMA_VERSION,
                 CHECKPOINT_TTL_ATTRIBUTE: int(time.time()) + _TTL_SECONDS,
             }
@@ -196,7 +199,9 @@ def _query_all(table: Any, incident_id: str, prefix: str) -> list[dict[str, Any]
     items: list[dict[str, Any]] = []
     while True:
         response = table.query(**kwargs)
-        items.extend(response.get("Items", []))
+        for item in response.get("Items", []):
+            check_version(item, SCHEMA_VERSION, f"model record {item.get('pk')}/{item.get('sk')}")
+            items.append(item)
         if "LastEvaluatedKey" not in response:
             return items
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

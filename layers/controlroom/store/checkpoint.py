@@ -23,10 +23,11 @@ from controlroom.contracts import (
 )
 from controlroom.contracts.approval import ApprovalBrief
 from controlroom.errors import ApprovalAlreadyDecided, ApprovalNotFound, IncidentNotFound
+from controlroom.redaction import redact_for_storage
 from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+from controlroom.store.versions import check_version
 
 SCHEMA_VERSION = 1
-_READABLE_VERSIONS = {SCHEMA_VERSION, SCHEMA_VERSION - 1}
 PENDING_APPROVALS = "APPROVALS#PENDING"
 # Rejected events are evidence of dropped input: kept a quarter, long after any incident review.
 REJECTED_EVENT_TTL_SECONDS = 90 * 86400
@@ -91,11 +92,12 @@ def _epoch(moment: datetime) -> int:
 
 
 def _check_version(item: dict[str, Any]) -> None:
-    version = int(item.get("schema_version", SCHEMA_VERSION))
-    if version not in _READABLE_VERSIONS:
-        raise ValueError(
-            f"checkpoint item {item.get('pk')}/{item.get('sk')} has unreadable schema_version {version}"
-        )
+    check_version(item, SCHEMA_VERSION, f"checkpoint item {item.get('pk')}/{item.get('sk')}")
+
+
+def _checked(item: dict[str, Any]) -> dict[str, Any]:
+    _check_version(item)
+    return item
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
@@ -198,11 +200,13 @@ class DynamoCheckpointStore(CheckpointStore):
 
     # steps -------------------------------------------------------------------------------------
     def put_step(self, record: DecisionRecord) -> None:
+        # Secrets in an agent's output or error message are not stored (the audit record is redacted alike).
+        clean = DecisionRecord.model_validate(redact_for_storage(record.model_dump(mode="json")))
         self._table.put_item(
             Item={
                 "pk": f"INCIDENT#{record.incident_id}",
                 "sk": f"STEP#{record.step:05d}#{record.agent}",
-                "record": record.model_dump_json(),
+                "record": clean.model_dump_json(),
                 "schema_version": SCHEMA_VERSION,
             }
         )
@@ -214,7 +218,7 @@ class DynamoCheckpointStore(CheckpointStore):
                 "ExpressionAttributeValues": {":p": f"INCIDENT#{incident_id}", ":s": "STEP#"},
             }
         )
-        return [DecisionRecord.model_validate_json(item["record"]) for item in items]
+        return [DecisionRecord.model_validate_json(_checked(item)["record"]) for item in items]
 
     # approvals ---------------------------------------------------------------------------------
     def put_approval(self, approval: ApprovalRecord, task_token: str) -> None:
@@ -321,7 +325,7 @@ class DynamoCheckpointStore(CheckpointStore):
                 "ExpressionAttributeValues": {":p": PENDING_APPROVALS},
             }
         )
-        return [ApprovalRecord.model_validate_json(item["record"]) for item in items]
+        return [ApprovalRecord.model_validate_json(_checked(item)["record"]) for item in items]
 
     # rejected events ---------------------------------------------------------------------------
     def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None:
@@ -344,6 +348,7 @@ class DynamoCheckpointStore(CheckpointStore):
         item = self._table.get_item(Key={"pk": f"REJECTED#{event_digest}", "sk": "EVENT"}).get("Item")
         if item is None:
             return None
+        _check_version(item)
         return {**item, "raw_event": json.loads(item["raw_event"])}
 
     def _require(self, pk: str, sk: str, missing: Exception) -> dict[str, Any]:
