@@ -41,7 +41,12 @@ _SECRET_PATTERNS: list[_Pattern] = [
         "",
         None,
     ),
-    ("url_credentials", re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/:@\"']+:[^\s/@\"']+@"), r"\1", None),
+    (
+        "url_credentials",
+        re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/:@\"']*:[^\s/@\"']+(?=@)"),
+        r"\1",
+        None,
+    ),
     ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), "", None),
     (
         "aws_secret_key",
