@@ -252,6 +252,13 @@ class Operations(Construct):
             "calls (prompt size, retries) before raising the budget.",
         )
         self._alarm(
+            "token-budget-soft-limit",
+            self._metric(m.TOKEN_BUDGET_SOFT_LIMIT, cloudwatch.Stats.SUM),
+            1,
+            "An incident's model calls used 80 % of its token budget (the soft limit): the next calls get "
+            "fewer output tokens and may fall back to rules. Look at that incident's prompt sizes and retries.",
+        )
+        self._alarm(
             "approval-timeouts",
             self._metric(m.APPROVAL_TIMEOUTS, cloudwatch.Stats.SUM, period=APPROVAL_TIMEOUT_PERIOD),
             approval_timeout_threshold,

@@ -49,6 +49,8 @@ MODEL_TOKENS_OUT = "ModelTokensOut"
 MODEL_COST_USD = "ModelCostUsd"
 MODEL_BREAKER_OPENED = "ModelBreakerOpened"  # the circuit breaker tripped open
 TOKEN_BUDGET_EXHAUSTED = "TokenBudgetExhausted"  # an incident hit its token budget
+# An incident's model calls crossed 80 % of its token budget (counted once per incident); ops alarm.
+TOKEN_BUDGET_SOFT_LIMIT = "TokenBudgetSoftLimit"
 
 # Every agent (the runtime).
 AGENT_INVOCATIONS = "AgentInvocations"

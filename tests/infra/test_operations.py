@@ -326,6 +326,7 @@ EXPECTED_ALARMS = {
     "dlq-agent-async": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 1),
     "model-breaker-opened": ("Controlroom", "ModelBreakerOpened", "Sum", 1),
     "token-budget-exhausted": ("Controlroom", "TokenBudgetExhausted", "Sum", 1),
+    "token-budget-soft-limit": ("Controlroom", "TokenBudgetSoftLimit", "Sum", 1),
     "approval-timeouts": ("Controlroom", "ApprovalTimeouts", "Sum", TIMEOUT_THRESHOLD),
     "agent-errors": ("Controlroom", "AgentErrors", "Sum", 1),
 }
@@ -365,7 +366,14 @@ def test_each_alarm_watches_its_metric_and_pages_the_ops_topic(synthesized: Synt
 
 
 @pytest.mark.parametrize(
-    "what", ["model-breaker-opened", "token-budget-exhausted", "approval-timeouts", "agent-errors"]
+    "what",
+    [
+        "model-breaker-opened",
+        "token-budget-exhausted",
+        "token-budget-soft-limit",
+        "approval-timeouts",
+        "agent-errors",
+    ],
 )
 def test_business_alarms_watch_this_environment(synthesized: Synthesized, what: str) -> None:
     alarm = alarms_by_name(synthesized.template)[ops_alarm_name(PREFIX, what)]

@@ -8,6 +8,7 @@ from controlroom.errors import TransientDependencyError
 from controlroom.llm import ScriptedModel, diagnose_with_model, model_deps, plan_with_model
 from controlroom.llm.breaker import CLOSED, HALF_OPEN, OPEN
 from controlroom.runtime.observability import metrics
+from tests.dynamo_atomic import atomic_dynamodb  # noqa: F401 (fixture)
 from tests.unit.test_llm_fixtures import (
     GOOD_DIAGNOSIS,
     GOOD_PLAN,
@@ -35,35 +36,86 @@ def _diagnose(model, clock=None):
 
 
 def test_budget_warns_at_80_percent_shrinks_max_tokens_then_stops_calls(aws, monkeypatch):
-    # Given an incident budget of 3600 tokens, 2048 output tokens per call, and calls using 1500 tokens each
+    # Given an incident budget of 3600 tokens, 2048 output tokens per call, and calls whose input costs
+    # 1000 tokens and whose answer uses 500
     monkeypatch.setenv("TOKEN_BUDGET_PER_INCIDENT", "3600")
     monkeypatch.setenv("MODEL_MAX_TOKENS", "2048")
     model = ScriptedModel([GOOD_DIAGNOSIS] * 4, model_id="claude-sonnet-4-6", tokens_in=1000, tokens_out=500)
-    # When Diagnose calls the model once: 1500 of 3600 used, no warning
+    # When Diagnose calls the model once: 1000 + 2048 reserved, 1500 of 3600 used, no warning
     _, first = _diagnose(model)
     assert first.produced_by == "llm" and first.notes == []
-    # And a second time: 3000 of 3600 used (83%): a timeline note and one soft-limit metric
+    # And a second time: 2100 left, of which the input takes 1000, so the call may ask for 1100 output
+    # tokens; 3000 of 3600 used (83%): a timeline note and one soft-limit metric
     _, second = _diagnose(model)
     assert second.produced_by == "llm"
+    assert [request.max_tokens for request in model.requests] == [2048, 1100]
     assert second.notes == ["token budget 83% used (3000/3600)"]
     assert metrics.metric_set["TokenBudgetSoftLimit"]["Value"] == [1.0]
-    # And a third time: only 600 tokens are left, so the call may ask for 600, not 2048
-    _, third = _diagnose(model)
-    assert third.produced_by == "llm"
-    assert [request.max_tokens for request in model.requests] == [2048, 2048, 600]
-    assert metrics.metric_set["TokenBudgetSoftLimit"]["Value"] == [1.0]  # warned once per incident
-    # When the budget is spent, the next Diagnose makes no call and the rules decide
-    diagnosis, fourth = _diagnose(model)
-    assert len(model.requests) == 3
-    assert diagnosis.produced_by == "fallback" and fourth.produced_by == "fallback"
-    assert "token budget exhausted (100%): model not called" in fourth.notes
+    # When only 600 tokens are left, less than the input alone, the next Diagnose makes no call
+    diagnosis, third = _diagnose(model)
+    assert len(model.requests) == 2
+    assert diagnosis.produced_by == "fallback" and third.produced_by == "fallback"
+    assert "token budget exhausted (100%): model not called" in third.notes
     assert metrics.metric_set["TokenBudgetExhausted"]["Value"] == [1.0]
-    # And the budget item is versioned and expires with the incident
+    # And the budget never went past its hard limit; the item is versioned and expires with the incident
     item = aws.dynamodb.Table(aws.checkpoint_table).get_item(
         Key={"pk": f"BUDGET#{INCIDENT_ID}", "sk": "TOKENS"}
     )["Item"]
-    assert item["used"] == 4500 and item["limit_tokens"] == 3600
+    assert item["used"] == 3000 and item["limit_tokens"] == 3600
     assert item["schema_version"] == 1 and item["expires_at_epoch"] > 0 and item["soft_limit_warned"] is True
+
+
+@pytest.mark.usefixtures("atomic_dynamodb")
+def test_concurrent_reservations_never_exceed_the_hard_limit(aws):
+    # Given a 10000-token budget and 12 calls racing for it, each with 1500 input tokens, wanting 2048 out
+    import threading
+
+    from controlroom.llm.budget import TokenBudget
+
+    table = aws.dynamodb.Table(aws.checkpoint_table)
+    barrier = threading.Barrier(12)
+    granted = []
+
+    def call() -> None:
+        budget = TokenBudget(table, 10_000)
+        barrier.wait()
+        reservation = budget.reserve(INCIDENT_ID, 2048, input_tokens=1500)
+        if reservation is not None:
+            granted.append(reservation)
+            # The worst case: the model uses every output token it was allowed
+            budget.settle(reservation, reservation.input_tokens + reservation.max_tokens)
+
+    threads = [threading.Thread(target=call) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every granted call carried its whole input, and together they stayed within the limit
+    assert granted and all(r.input_tokens == 1500 and r.max_tokens >= 256 for r in granted)
+    used = int(table.get_item(Key={"pk": f"BUDGET#{INCIDENT_ID}", "sk": "TOKENS"})["Item"]["used"])
+    assert used == sum(r.reserved for r in granted) and used <= 10_000
+
+
+def test_the_input_bound_of_a_real_adapter_covers_the_request_text():
+    # The default bound (Anthropic, Bedrock): never fewer tokens than a byte-level tokenizer could make
+    from controlroom.llm.port import ModelClient, ModelRequest, ToolSpec
+
+    class Adapter(ModelClient):
+        model_id, endpoint = "m", "e"
+
+        def complete(self, request):  # pragma: no cover - not called
+            raise AssertionError
+
+    request = ModelRequest(
+        purpose="diagnose",
+        prompt_version="v1",
+        system="s" * 1000,
+        messages=[{"role": "user", "content": "é" * 500}],
+        tool=ToolSpec(name="t", description="d", input_schema={"type": "object"}),
+        max_tokens=100,
+        timeout_seconds=1.0,
+    )
+    assert Adapter().input_token_bound(request) >= 1000 + 2 * 500
 
 
 def test_budget_is_shared_by_diagnose_and_plan_of_one_incident(aws, monkeypatch):

@@ -16,6 +16,7 @@ from controlroom.errors import AuditChainBroken, SchemaVersionUnsupported
 from controlroom.store import DynamoAuditLog
 from controlroom.store.audit import AuditRecord
 from controlroom.store.audit_key import KmsChainKey, head_message
+from tests.dynamo_atomic import atomic_dynamodb  # noqa: F401 (fixture)
 
 CHAIN = "inc-0000000000000001"
 
@@ -69,6 +70,7 @@ def test_appends_chain_and_verify_without_querying_the_chain(aws):
     assert report.ok and report.status == "verified" and report.records == 3
 
 
+@pytest.mark.usefixtures("atomic_dynamodb")
 def test_concurrent_writers_each_get_their_own_seq(aws):
     # Given eight writers (separate processes would have separate logs) racing on one chain
     barrier = threading.Barrier(8)

@@ -19,11 +19,16 @@ _ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Reservation:
-    """Tokens set aside for one call; ``max_tokens`` is what the call may ask the model for."""
+    """Tokens set aside for one call: its input (bounded from above) and ``max_tokens`` of output."""
 
     incident_id: str
     max_tokens: int
     limit: int
+    input_tokens: int = 0
+
+    @property
+    def reserved(self) -> int:
+        return self.input_tokens + self.max_tokens
 
 
 @dataclass(frozen=True)
@@ -65,17 +70,29 @@ class TokenBudget:
         check_version(item, SCHEMA_VERSION, f"token budget BUDGET#{incident_id}")
         return BudgetState(used=int(item.get("used", 0)), limit=int(item.get("limit_tokens", self._limit)))
 
-    def reserve(self, incident_id: str, wanted: int) -> Reservation | None:
-        """Set aside ``min(wanted, what is left)`` tokens, or return None when the budget is spent.
+    def reserve(self, incident_id: str, wanted: int, *, input_tokens: int = 0) -> Reservation | None:
+        """Set aside the call's input and ``min(wanted, what is left)`` output tokens, or return None.
 
-        The update is conditional on the usage read, so two agents racing for the last tokens
-        cannot both get them; the loser re-reads and gets what is left, if anything.
+        Input and output are both reserved before the call, so a call that is made can never take the
+        incident past its limit (the model cannot answer with more than ``max_tokens``, and
+        ``input_tokens`` is an upper bound). The update is conditional on the usage read, so two agents
+        racing for the last tokens cannot both get them; the loser re-reads and gets what is left.
+
+        Parameters
+        ----------
+        incident_id
+            The incident charged.
+        wanted
+            Output tokens the call would like (``MODEL_MAX_TOKENS``).
+        input_tokens
+            Upper bound of the call's input tokens (``ModelClient.input_token_bound``).
         """
         for _ in range(_ATTEMPTS):
             current = self.state(incident_id)
-            grant = min(wanted, current.limit - current.used)
-            if grant < self._min_call_tokens:
+            output = min(wanted, current.limit - current.used - input_tokens)
+            if output < self._min_call_tokens:
                 return None
+            grant = input_tokens + output
             try:
                 self._table.update_item(
                     Key=self._key(incident_id),
@@ -95,7 +112,9 @@ class TokenBudget:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
                 continue
-            return Reservation(incident_id=incident_id, max_tokens=grant, limit=current.limit)
+            return Reservation(
+                incident_id=incident_id, max_tokens=output, limit=current.limit, input_tokens=input_tokens
+            )
         return None
 
     def settle(self, reservation: Reservation, tokens_used: int) -> BudgetState:
@@ -103,7 +122,7 @@ class TokenBudget:
         response = self._table.update_item(
             Key=self._key(reservation.incident_id),
             UpdateExpression="ADD used :delta",
-            ExpressionAttributeValues={":delta": tokens_used - reservation.max_tokens},
+            ExpressionAttributeValues={":delta": tokens_used - reservation.reserved},
             ReturnValues="ALL_NEW",
         )
         used = int(response["Attributes"]["used"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -56,6 +57,10 @@ class ModelReply:
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
+# Role markers, tool-use blocks and the forced tool_choice cost tokens the request text does not show.
+_FRAMING_TOKENS = 256
+
+
 class ModelClient(ABC):
     """Port: send one request, get one reply, or raise a named controlroom error.
 
@@ -70,3 +75,13 @@ class ModelClient(ABC):
     @abstractmethod
     def complete(self, request: ModelRequest) -> ModelReply:
         """Send ``request`` and return the model's reply."""
+
+    def input_token_bound(self, request: ModelRequest) -> int:
+        """Input tokens ``request`` can cost at most, reserved from the budget before the call.
+
+        Byte-level BPE tokenizers never make more tokens than the text has UTF-8 bytes, so the bytes of
+        the system prompt, messages and tool schema, plus the framing around them, bound the input from
+        above without a network call. Adapters with an exact count may override it.
+        """
+        text = json.dumps([request.system, request.messages, asdict(request.tool)], ensure_ascii=False)
+        return len(text.encode("utf-8")) + _FRAMING_TOKENS

@@ -50,6 +50,10 @@ class ScriptedModel(ModelClient):
         """Load ``{"diagnose": [tool_input, ...], "plan": [...]}`` from a JSON file (the local demo)."""
         return cls(json.loads(Path(path).read_text(encoding="utf-8")), model_id=model_id)
 
+    def input_token_bound(self, request: ModelRequest) -> int:
+        """The scripted usage is the fake's tokenizer: each call costs ``tokens_in`` input tokens."""
+        return self._tokens[0]
+
     def complete(self, request: ModelRequest) -> ModelReply:
         """Pop the next step for the request's purpose and turn it into a reply."""
         self.requests.append(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,6 +23,7 @@ from controlroom.metric_names import (
     MODEL_TOKENS_IN,
     MODEL_TOKENS_OUT,
     TOKEN_BUDGET_EXHAUSTED,
+    TOKEN_BUDGET_SOFT_LIMIT,
 )
 from controlroom.runtime.context import AgentContext
 from controlroom.runtime.observability import logger, metrics
@@ -154,13 +155,6 @@ def _one_call(
     timeout = _timeout(ctx, deps)
     if deps.budget is not None and not ctx.incident_id:
         raise FallbackRequired("no_incident", "a token budget needs an incident to charge")
-    reservation = (
-        deps.budget.reserve(ctx.incident_id or "", deps.max_tokens) if deps.budget is not None else None
-    )
-    if deps.budget is not None and reservation is None:
-        metrics.add_metric(name=TOKEN_BUDGET_EXHAUSTED, unit=MetricUnit.Count, value=1)
-        _note(ctx, "token budget", "token budget exhausted (100%): model not called")
-        raise FallbackRequired("token_budget")
     request = ModelRequest(
         purpose=task.purpose,
         prompt_version=task.prompt.version,
@@ -168,8 +162,19 @@ def _one_call(
         messages=messages,
         tool=task.tool,
         timeout_seconds=timeout,
-        max_tokens=reservation.max_tokens if reservation else deps.max_tokens,
+        max_tokens=deps.max_tokens,
     )
+    reservation = None
+    if deps.budget is not None:
+        # Input and output are reserved before the call: the call that is made fits the hard limit.
+        reservation = deps.budget.reserve(
+            ctx.incident_id or "", deps.max_tokens, input_tokens=deps.client.input_token_bound(request)
+        )
+        if reservation is None:
+            metrics.add_metric(name=TOKEN_BUDGET_EXHAUSTED, unit=MetricUnit.Count, value=1)
+            _note(ctx, "token budget", "token budget exhausted (100%): model not called")
+            raise FallbackRequired("token_budget")
+        request = replace(request, max_tokens=reservation.max_tokens)
     ctx.model_id, ctx.prompt_version = deps.client.model_id, task.prompt.version
     started = time.perf_counter()
     try:
@@ -226,7 +231,7 @@ def _succeeded(
     if deps.budget is not None and reservation is not None:
         state = deps.budget.settle(reservation, reply.tokens_in + reply.tokens_out)
         if state.crossed_soft_limit:
-            metrics.add_metric(name="TokenBudgetSoftLimit", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=TOKEN_BUDGET_SOFT_LIMIT, unit=MetricUnit.Count, value=1)
         if state.fraction >= SOFT_LIMIT:
             _note(ctx, "token budget", f"token budget {state.fraction:.0%} used ({state.used}/{state.limit})")
     if deps.recorder is not None and ctx.incident_id:
