@@ -61,17 +61,19 @@ def test_http_failures_open_the_breaker_and_a_probe_after_the_cool_down_closes_i
 
 
 def test_usage_reported_by_the_api_is_charged_to_the_incident_budget(aws, monkeypatch):
-    # Given a 4000-token budget and answers that report 1600 + 1000 tokens each
-    monkeypatch.setenv("TOKEN_BUDGET_PER_INCIDENT", "4000")
+    # Given a 5600-token budget and answers that report 1600 + 1000 tokens each, the adapter bounding each
+    # request's input at the 1600 tokens the API then reports (the byte bound itself is tested apart)
+    monkeypatch.setenv("TOKEN_BUDGET_PER_INCIDENT", "5600")
     api = MessagesApi(message_body(GOOD_DIAGNOSIS, tokens_in=1600, tokens_out=1000))
     model = anthropic_model(api)
+    monkeypatch.setattr(model, "input_token_bound", lambda request: 1600)
     # When Diagnose runs twice
     _, first = _diagnose(model)
     _, second = _diagnose(model)
-    # Then the second call could only ask for what was left, and the first crossing of 80% left a note
-    assert [sent["max_tokens"] for sent in api.requests] == [2048, 1400]
-    assert first.notes == [] and second.notes == ["token budget 130% used (5200/4000)"]
-    # And the third attempt is not sent at all
+    # Then the second call could only ask for what was left after its input, and crossing 80% left a note
+    assert [sent["max_tokens"] for sent in api.requests] == [2048, 5600 - 2600 - 1600]
+    assert first.notes == [] and second.notes == ["token budget 93% used (5200/5600)"]
+    # And the third attempt, whose input alone would pass the limit, is not sent at all
     diagnosis, third = _diagnose(model)
     assert len(api.requests) == 2 and diagnosis.produced_by == "fallback"
     assert "token budget exhausted (100%): model not called" in third.notes
