@@ -45,7 +45,7 @@ class EngineClient:
         self.checkpoint = DynamoCheckpointStore(dynamodb.Table(outputs["CheckpointTableName"]))
         self.audit = DynamoAuditLog(
             dynamodb.Table(outputs["AuditTableName"]),
-            KmsChainKey(self._session.client("kms", endpoint_url=endpoint), outputs["AuditKeyArn"]),
+            KmsChainKey(self._session.client("kms", endpoint_url=endpoint), outputs.get("AuditKeyArn", "")),
         )
 
     @classmethod
