@@ -250,3 +250,14 @@ def test_secrets_are_redacted_before_the_record_is_stored(aws):
 def test_empty_chain_does_not_verify(aws):
     report = _log(aws).verify("inc-ffffffffffffffff")
     assert not report.ok and report.records == 0
+
+
+def test_a_record_planted_past_the_head_stops_appends_by_name(aws):
+    # Given someone with PutItem but no key planting record 3 without moving the head
+    table = aws.dynamodb.Table(aws.audit_table)
+    _chain(aws, 2)
+    last = table.get_item(Key={"chain_id": CHAIN, "seq": 2})["Item"]
+    table.put_item(Item=_rehash(last, seq=3, prev_hash=last["hash"]))
+    # Then the next agent does not link after the forgery (or retry forever): the chain is named broken
+    with pytest.raises(AuditChainBroken, match="beyond its keyed head"):
+        _log(aws).append(CHAIN, "decision", "agent:close", {"n": 9})

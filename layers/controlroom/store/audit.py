@@ -169,6 +169,12 @@ class DynamoAuditLog(AuditLog):
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
+                if head is not None and head.schema_version != LEGACY_SCHEMA_VERSION and _record_only(exc):
+                    # The head still says where the chain ends, yet the next seq is taken: someone wrote
+                    # past the head without the key. Linking after it would bury the forgery.
+                    raise AuditChainBroken(
+                        f"audit chain {chain_id} has a record {record.seq} beyond its keyed head"
+                    ) from exc
                 # Another writer moved the head (or a previous-format chain exists): re-read and relink.
                 head = self.head(chain_id)
                 if head is None and not adopted_legacy:
@@ -237,6 +243,12 @@ class DynamoAuditLog(AuditLog):
 
     def verify(self, chain_id: str) -> AuditVerification:
         return verify_chain(chain_id, self.records(chain_id), self.head(chain_id), self._key)
+
+
+def _record_only(exc: ClientError) -> bool:
+    """Whether only the record's condition failed (its seq exists) while the head's held."""
+    reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+    return reasons == ["ConditionalCheckFailed", "None"]
 
 
 def _head_item(head: AuditHead) -> dict[str, Any]:
