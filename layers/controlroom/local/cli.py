@@ -132,6 +132,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "AWS_DEFAULT_REGION": "us-east-1",
             "CHECKPOINT_TABLE": client.outputs["CheckpointTableName"],
             "AUDIT_TABLE": client.outputs["AuditTableName"],
+            "AUDIT_KEY_ID": client.outputs.get("AuditKeyArn", ""),
         }
     )
     replayed = replay_incident(client.checkpoint, args.incident_id)
