@@ -17,8 +17,9 @@ from controlroom.local.client import EngineClient, EngineNotRunning
 from controlroom.local.world import load_event, restamp
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# `audit verify` on a chain in the previous format: consistent, but not tamper-evident.
-EXIT_UNKEYED = 3
+# `audit verify` on a chain in the previous format: consistent, but not tamper-evident, so not a pass.
+# It prints UNKEYED and exits like any other failed check (3 is kept for "no engine running").
+EXIT_UNKEYED = EXIT_FAILED
 
 
 def _client() -> EngineClient:
