@@ -23,6 +23,13 @@ STATUS = {
 def _reason(request: DeployCloseInput) -> str:
     if request.reason:
         return request.reason
+    deployment = request.deployment
+    if request.outcome == "promoted" and deployment:
+        return f"{deployment.alias} serves version {deployment.candidate_version}: every canary step passed"
+    if request.outcome == "rolled_back" and deployment and request.guard:
+        return f"{deployment.alias} back on version {deployment.stable_version}: " + "; ".join(
+            request.guard.reasons
+        )
     if request.outcome == "refused" and request.preflight:
         return request.preflight.reason
     if request.policy and request.outcome == "denied":

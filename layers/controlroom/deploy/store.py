@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -77,7 +78,9 @@ class DeploymentStore:
                 Item={
                     "pk": f"DEPLOY#{deployment_id}",
                     "sk": f"CHANGE#{change_key}",
-                    "detail": detail,
+                    "detail": json.dumps(
+                        detail, sort_keys=True
+                    ),  # weights are floats: DynamoDB wants Decimal
                     "claimed_at": isoformat(utcnow()),
                     "schema_version": SCHEMA_VERSION,
                     "ttl": self._ttl(),
