@@ -133,21 +133,24 @@ def shift(request: ShiftInput, ctx: AgentContext) -> ShiftResult:
             raise ShiftNotVerified(
                 f"{deployment.alias} routes {alias['FunctionVersion']} {_routing(alias)} after the change"
             )
-        ctx.stores.audit.append(
-            deployment.deployment_id,
-            "traffic_shifted",
-            f"agent:{ctx.agent}",
-            {
-                "change": change_key,
-                "alias_version": version,
-                "routing": weights,
-                "function_version": ctx.function_version,
-            },
-        )
     else:
         ctx.notes.append(
             f"{change_key} already applied{'' if claimed else ' by an earlier attempt'}: not shifted again"
         )
+    # Audited after the read-back in both cases: a retry after a crash between the change and this record
+    # still leaves one record saying the change is in place (and that this attempt did not make it).
+    ctx.stores.audit.append(
+        deployment.deployment_id,
+        "traffic_shifted",
+        f"agent:{ctx.agent}",
+        {
+            "change": change_key,
+            "alias_version": version,
+            "routing": weights,
+            "already_applied": already,
+            "function_version": ctx.function_version,
+        },
+    )
     status = {"shift": f"CANARY_{percent}", "promote": "PROMOTED", "rollback": "ROLLED_BACK"}[
         request.operation
     ]
