@@ -97,6 +97,13 @@ def _acknowledge_agents(stack: ControlroomStack) -> None:
         acknowledge(role, "IAM5[Resource::*]", STAR_REASON)
         for service, pattern, reason in AGENT_WILDCARDS.get(agent, ()):
             acknowledge(role, f"IAM5[Resource::{_arn(stack, service, pattern)}]", reason)
+    if stack.config.deploy_function_prefix:
+        arn = _arn(stack, "lambda", f"function:{stack.config.deploy_function_prefix}*")
+        acknowledge(
+            stack.agents.roles["traffic_shifter"],
+            f"IAM5[Resource::{arn}]",
+            "UpdateAlias on the functions the environment opts in by name prefix (deploy_function_prefix).",
+        )
     documents = stack.config.ssm_documents
     for document in documents:
         arn = _arn(stack, "ssm", f"automation-definition/{document}:*")
