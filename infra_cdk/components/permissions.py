@@ -63,7 +63,7 @@ CHECKPOINT_EXTRA: dict[str, tuple[str, ...]] = {
     "deploy_approval": (),
     "traffic_shifter": ("dynamodb:UpdateItem",),  # change claims are conditional puts; status updates
     "slo_guard": (),
-    "deploy_close": ("dynamodb:UpdateItem",),
+    "deploy_close": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),  # releases the per-alias lock
 }
 AUDIT_FORBIDDEN = frozenset(
     {

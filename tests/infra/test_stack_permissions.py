@@ -227,7 +227,7 @@ CALLS_MADE = {
     "deploy_approval": {"ses:SendEmail", "secretsmanager:GetSecretValue"},
     "traffic_shifter": {"lambda:GetAlias", "lambda:UpdateAlias", "dynamodb:PutItem", "dynamodb:UpdateItem"},
     "slo_guard": {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},
-    "deploy_close": {"states:StartExecution", "sns:Publish", "dynamodb:UpdateItem"},
+    "deploy_close": {"states:StartExecution", "sns:Publish", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 }
 
 

@@ -69,8 +69,11 @@ def close_deployment(request: DeployCloseInput, ctx: AgentContext) -> DeployClos
         DeploymentStore.named(ctx.settings.CHECKPOINT_TABLE).record_incident(
             deployment.function_name, incident_arn
         )
-    if deployment_id:
-        DeploymentStore.named(ctx.settings.CHECKPOINT_TABLE).put_status(deployment_id, status, reason, None)
+    if deployment is not None and deployment_id:
+        store = DeploymentStore.named(ctx.settings.CHECKPOINT_TABLE)
+        store.put_status(deployment_id, status, reason, None)
+        # The alias is free for the next deployment whatever the outcome (traffic is settled by now).
+        store.release_alias(deployment.function_name, deployment.alias, deployment_id)
         ctx.stores.audit.append(
             deployment_id,
             "deployment_closed",

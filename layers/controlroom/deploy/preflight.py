@@ -151,6 +151,13 @@ def preflight(request: PreflightInput, ctx: AgentContext) -> PreflightResult:
         break_glass=asked.break_glass,
         tags=tags,
     )
+    with ctx.tool("dynamodb:lock_alias") as call:
+        owner = store.lock_alias(asked.function_name, asked.alias, deployment_id, deployment.deadline_at)
+        call.summary = f"lock held by {owner}"
+    if owner != deployment_id:
+        reason = f"deployment {owner} is already in progress on {asked.function_name}:{asked.alias}"
+        store.put_status(deployment_id, "REFUSED", reason, {"request": asked.model_dump(mode="json")})
+        return _refuse(reason)
     plan = canary_plan(ctx.settings)
     freeze = FreezeStatus(active=window is not None, window=window or "")
     plan_digest = digest(

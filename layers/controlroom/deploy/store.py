@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -92,6 +92,45 @@ class DeploymentStore:
                 return False
             raise
         return True
+
+    def lock_alias(self, function_name: str, alias: str, deployment_id: str, expires_at: datetime) -> str:
+        """Take the one-deployment-per-alias lock; return the owner (``deployment_id`` if taken or already held).
+
+        A conditional put: of concurrent preflights for the same alias exactly one wins. An expired lock
+        (its deployment's deadline passed without a close) is taken over.
+        """
+        key = {"pk": f"DEPLOYLOCK#{function_name}:{alias}", "sk": "LOCK"}
+        now = isoformat(utcnow())
+        try:
+            self._table.put_item(
+                Item={
+                    **key,
+                    "deployment_id": deployment_id,
+                    "expires_at": isoformat(expires_at),
+                    "schema_version": SCHEMA_VERSION,
+                    "ttl": int(expires_at.timestamp()) + 86400,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR deployment_id = :me OR expires_at < :now",
+                ExpressionAttributeValues={":me": deployment_id, ":now": now},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            held = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+            return str(held.get("deployment_id", "unknown"))
+        return deployment_id
+
+    def release_alias(self, function_name: str, alias: str, deployment_id: str) -> None:
+        """Release the lock if ``deployment_id`` holds it (a conditional delete; anyone else's stays)."""
+        try:
+            self._table.delete_item(
+                Key={"pk": f"DEPLOYLOCK#{function_name}:{alias}", "sk": "LOCK"},
+                ConditionExpression="deployment_id = :me",
+                ExpressionAttributeValues={":me": deployment_id},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def record_incident(self, function_name: str, incident_ref: str) -> None:
         """Remember an incident opened about ``function_name`` (preflight counts the recent ones)."""
