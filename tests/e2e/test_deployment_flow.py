@@ -238,3 +238,26 @@ def test_freeze_window_denies_unless_break_glass(session_engine, frozen_cdk_out,
         assert _alias(client) == (STABLE_VERSION, {})
     finally:
         session_engine.cdk_out = cdk_out
+
+
+def test_the_cli_deploys_against_the_running_engine_and_traces_the_deployment(engine, capsys):
+    from controlroom.local import cli
+
+    # Given the running engine's state file (what `controlroom up` writes)
+    engine.write_state_file()
+    sha = _sha256(engine.client, HEALTHY_VERSION)
+    # When an operator runs `controlroom deploy orders-api --version 2 --sha256 ... --wait`
+    assert cli.main(["deploy", DEPLOY_FUNCTION, "--version", HEALTHY_VERSION, "--sha256", sha, "--wait"]) == 0
+    printed = capsys.readouterr().out
+    assert "SUCCEEDED at Promoted" in printed
+    deployment_id = next(word for word in printed.split() if word.startswith("dep-"))
+    # Then `controlroom trace` shows the deployment's timeline, agent by agent
+    assert cli.main(["trace", deployment_id]) == 0
+    timeline = capsys.readouterr().out
+    assert f"deployment {deployment_id}  status PROMOTED" in timeline
+    for agent in ("deploy_preflight", "deploy_policy", "traffic_shifter", "slo_guard", "deploy_close"):
+        assert agent in timeline
+    # And a deployment that does not end Promoted exits non-zero, as a CI step should
+    wrong = _sha256(engine.client, REGRESSING_VERSION)
+    assert cli.main(["deploy", DEPLOY_FUNCTION, "--version", "1", "--sha256", wrong, "--wait"]) == 1
+    assert "SUCCEEDED at Refused" in capsys.readouterr().out

@@ -142,7 +142,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(f"  {view.status} at {view.terminal_state}")
         if deployment_id:
             print(trace_deployment(client, deployment_id))
-        return EXIT_OK if view.status == "SUCCEEDED" else EXIT_FAILED
+        # Like a CI step: success means the candidate serves (or, in shadow mode, would have).
+        return EXIT_OK if view.terminal_state in ("Promoted", "DryRun") else EXIT_FAILED
     return EXIT_OK
 
 
