@@ -74,6 +74,16 @@ def close_deployment(request: DeployCloseInput, ctx: AgentContext) -> DeployClos
         store.put_status(deployment_id, status, reason, None)
         # The alias is free for the next deployment whatever the outcome (traffic is settled by now).
         store.release_alias(deployment.function_name, deployment.alias, deployment_id)
+        # An approval the flow stopped waiting for (timeout) must not stay clickable.
+        with ctx.tool("checkpoint.expire_approvals") as call:
+            pending = [
+                a.approval_id
+                for a in ctx.stores.checkpoint.pending_approvals()
+                if a.incident_id == deployment_id
+            ]
+            for approval_id in pending:
+                ctx.stores.checkpoint.expire_approval(approval_id)
+            call.summary = f"expired {len(pending)}"
         ctx.stores.audit.append(
             deployment_id,
             "deployment_closed",
