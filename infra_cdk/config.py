@@ -105,6 +105,30 @@ class EnvironmentConfig(BaseModel):
         description="SSM Automation documents Execute may start (IAM and SSM_DOCUMENT_ALLOWLIST).",
     )
 
+    # The deployment flow (stepfunctions/deployment.asl.json); see README "The deployment flow".
+    deploy_canary_steps: str = Field(
+        "10@300,50@300",
+        pattern=r"^\d{1,2}@\d+(,\d{1,2}@\d+)*$",
+        description="Canary steps, percent@bake_seconds, comma-separated; then 100 %.",
+    )
+    deploy_max_extensions: int = Field(2, ge=0, le=10, description="Inconclusive bakes a step may add.")
+    deploy_min_invocations: int = Field(
+        100, ge=1, description="Invocations per version a guard verdict needs."
+    )
+    deploy_freeze_windows: str = Field(
+        "",
+        description="Change freezes (UTC), ';'-separated: 'daily HH:MM-HH:MM', 'Sat 00:00-Mon 06:00', 'ISO/ISO'.",
+    )
+    deploy_break_glass_approvals: int = Field(
+        2, ge=1, description="Approvals a deployment in a freeze needs."
+    )
+    deploy_opt_in_tag: str = Field(
+        "controlroom:deployable=true",
+        pattern=r"^[^=\s][^=]*=.+$",
+        description="key=value: the traffic shifter may move aliases of functions with this tag ...",
+    )
+    deploy_function_prefix: str = Field("", description="... or of functions named with this prefix.")
+
     @field_validator("ssm_documents", mode="before")
     @classmethod
     def _split_documents(cls, value: Any) -> Any:

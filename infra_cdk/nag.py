@@ -52,6 +52,21 @@ AGENT_WILDCARDS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "request_approval": (
         ("ses", "identity/*", "Approval emails are sent from the account's verified identities."),
     ),
+    "deploy_approval": (
+        ("ses", "identity/*", "Approval emails are sent from the account's verified identities."),
+    ),
+    "deploy_preflight": (
+        ("lambda", "function:*", "Read-only alias/configuration/tag lookups on the function being deployed."),
+    ),
+    "slo_guard": (("cloudwatch", "alarm:*", "The guard reads the alarms of the function being deployed."),),
+    "traffic_shifter": (
+        (
+            "lambda",
+            "function:*",
+            "GetAlias on the function being deployed; UpdateAlias only with the opt-in tag condition, and a "
+            "Deny statement protects controlroom's own functions.",
+        ),
+    ),
 }
 STAR_REASON = (
     "Resource '*' only for actions without resource-level permissions: X-Ray trace writes, "
@@ -82,6 +97,13 @@ def _acknowledge_agents(stack: ControlroomStack) -> None:
         acknowledge(role, "IAM5[Resource::*]", STAR_REASON)
         for service, pattern, reason in AGENT_WILDCARDS.get(agent, ()):
             acknowledge(role, f"IAM5[Resource::{_arn(stack, service, pattern)}]", reason)
+    if stack.config.deploy_function_prefix:
+        arn = _arn(stack, "lambda", f"function:{stack.config.deploy_function_prefix}*")
+        acknowledge(
+            stack.agents.roles["traffic_shifter"],
+            f"IAM5[Resource::{arn}]",
+            "UpdateAlias on the functions the environment opts in by name prefix (deploy_function_prefix).",
+        )
     documents = stack.config.ssm_documents
     for document in documents:
         arn = _arn(stack, "ssm", f"automation-definition/{document}:*")
@@ -106,6 +128,13 @@ def apply_aws_solutions_checks(app: App, stack: ControlroomStack) -> None:
     _acknowledge_agents(stack)
     orchestration = stack.incident_response
     acknowledge(orchestration.state_machine.role, "IAM5[Resource::*]", STAR_REASON)
+    deployment = stack.deployment
+    acknowledge(deployment.state_machine.role, "IAM5[Resource::*]", STAR_REASON)
+    acknowledge(
+        deployment.dead_letter_queue,
+        "SQS3",
+        "This queue is the dead-letter queue of the deployment rule's target; a DLQ needs no DLQ of its own.",
+    )
     acknowledge(
         orchestration.dead_letter_queue,
         "SQS3",

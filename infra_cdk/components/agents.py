@@ -11,14 +11,16 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra_cdk.components.keys import dead_letter_queue
-from infra_cdk.components.permissions import AGENTS, Resources, agent_statements
+from infra_cdk.components.permissions import AGENTS, DEPLOY_AGENTS, Resources, agent_statements
 from infra_cdk.config import ROOT, EnvironmentConfig
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 FUNCTIONS_DIR = ROOT / "functions"
 # Agents whose side effects must never repeat behind the flow's back if someone invokes them
 # asynchronously: straight to the dead-letter queue instead of Lambda's two automatic retries.
-NOT_RETRIED_ASYNC = frozenset({"execute", "request_approval", "approval_callback"})
+NOT_RETRIED_ASYNC = frozenset(
+    {"execute", "request_approval", "approval_callback", "traffic_shifter", "deploy_approval", "deploy_close"}
+)
 
 
 class MissingFunctionCode(FileNotFoundError):
@@ -50,9 +52,24 @@ def handler_dirs(functions_dir: Path = FUNCTIONS_DIR) -> dict[str, Path]:
     return folders
 
 
+def deploy_environment(config: EnvironmentConfig) -> dict[str, str]:
+    """The deployment flow's settings, for its agents only (controlroom.settings.Settings names)."""
+    return {
+        "CANARY_STEPS": config.deploy_canary_steps,
+        "CANARY_MAX_EXTENSIONS": str(config.deploy_max_extensions),
+        "CANARY_MIN_INVOCATIONS": str(config.deploy_min_invocations),
+        "FREEZE_WINDOWS": config.deploy_freeze_windows,
+        "BREAK_GLASS_APPROVALS": str(config.deploy_break_glass_approvals),
+        "DEPLOY_OPT_IN_TAG": config.deploy_opt_in_tag,
+        "DEPLOY_FUNCTION_PREFIX": config.deploy_function_prefix,
+        "DEPLOY_TIME_BUDGET_SECONDS": str(config.incident_time_budget_seconds),
+    }
+
+
 def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, agent: str) -> dict[str, str]:
     """Environment variables of one agent; names are controlroom.settings.Settings fields."""
     return {
+        **(deploy_environment(config) if agent in DEPLOY_AGENTS else {}),
         "ENVIRONMENT": env_name,
         "AUTONOMY_MODE": config.autonomy_mode.value,
         "CHECKPOINT_TABLE": res.checkpoint_table.table_name,

@@ -25,6 +25,16 @@ AGENTS = (
     "verify",
     "close",
     "escalate",
+    # The deployment flow (stepfunctions/deployment.asl.json).
+    "deploy_preflight",
+    "deploy_policy",
+    "deploy_approval",
+    "traffic_shifter",
+    "slo_guard",
+    "deploy_close",
+)
+DEPLOY_AGENTS = frozenset(
+    {"deploy_preflight", "deploy_policy", "deploy_approval", "traffic_shifter", "slo_guard", "deploy_close"}
 )
 
 # Every agent reads incidents and appends its decision record (run_agent: audit put + checkpoint put_step).
@@ -48,6 +58,12 @@ CHECKPOINT_EXTRA: dict[str, tuple[str, ...]] = {
     "verify": (),
     "close": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),  # final status; releases the dedupe lock
     "escalate": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    "deploy_preflight": (),  # deployment status items are whole puts
+    "deploy_policy": (),
+    "deploy_approval": (),
+    "traffic_shifter": ("dynamodb:UpdateItem",),  # change claims are conditional puts; status updates
+    "slo_guard": (),
+    "deploy_close": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),  # releases the per-alias lock
 }
 AUDIT_FORBIDDEN = frozenset(
     {
@@ -76,6 +92,9 @@ class Resources:
     audit_key: kms.IKey
     # Intake reads alarm tags only when the environment opts alarms in by tag.
     alarm_opt_in_by_tag: bool = False
+    # Functions the traffic shifter may move: tagged key=value, or (if set) named with the prefix.
+    deploy_opt_in_tag: str = "controlroom:deployable=true"
+    deploy_function_prefix: str = ""
 
     def arn(self, service: str, resource: str, *, separator: str = ":") -> str:
         """An ARN in this stack's account and region."""
@@ -174,6 +193,48 @@ def _intake(res: Resources) -> list[iam.PolicyStatement]:
     return [_allow(["cloudwatch:ListTagsForResource"], [res.arn("cloudwatch", "alarm:*")])]
 
 
+def _deploy_preflight(res: Resources) -> list[iam.PolicyStatement]:
+    # Read-only: the alias, both versions' configuration and the function's tags.
+    return [
+        _allow(
+            ["lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:ListTags"],
+            [res.arn("lambda", "function:*")],
+        )
+    ]
+
+
+def _traffic_shifter(res: Resources) -> list[iam.PolicyStatement]:
+    """UpdateAlias only on opted-in functions (tag, or name prefix), never on controlroom's own."""
+    own_functions = res.arn("lambda", f"function:{res.prefix}-*")
+    tag_key, _, tag_value = res.deploy_opt_in_tag.partition("=")
+    statements = [
+        _allow(["lambda:GetAlias"], [res.arn("lambda", "function:*")]),
+        iam.PolicyStatement(
+            effect=iam.Effect.ALLOW,
+            actions=["lambda:UpdateAlias"],
+            resources=[res.arn("lambda", "function:*")],
+            conditions={"StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value}},
+        ),
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=["lambda:UpdateAlias"],
+            resources=[own_functions, f"{own_functions}:*"],
+        ),
+    ]
+    if res.deploy_function_prefix:
+        prefixed = res.arn("lambda", f"function:{res.deploy_function_prefix}*")
+        statements.insert(1, _allow(["lambda:UpdateAlias"], [prefixed]))
+    return statements
+
+
+def _slo_guard(res: Resources) -> list[iam.PolicyStatement]:
+    # Read-only. GetMetricData supports no resource-level permissions: AWS requires "*".
+    return [
+        _allow(["cloudwatch:GetMetricData"], ["*"]),
+        _allow(["cloudwatch:DescribeAlarms"], [res.arn("cloudwatch", "alarm:*")]),
+    ]
+
+
 SERVICE_STATEMENTS: dict[str, Callable[[Resources], list[iam.PolicyStatement]]] = {
     "intake": _intake,
     "evidence": _evidence,
@@ -183,6 +244,12 @@ SERVICE_STATEMENTS: dict[str, Callable[[Resources], list[iam.PolicyStatement]]] 
     "escalate": lambda res: [_publish(res)],
     "request_approval": _request_approval,
     "approval_callback": _approval_callback,
+    "deploy_preflight": _deploy_preflight,
+    "deploy_approval": _request_approval,
+    "traffic_shifter": _traffic_shifter,
+    "slo_guard": _slo_guard,
+    # StartExecution on the incident flow's alias is granted where that alias exists (components/deployment).
+    "deploy_close": lambda res: [_publish(res)],
 }
 
 

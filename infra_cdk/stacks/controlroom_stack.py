@@ -11,6 +11,7 @@ from constructs import Construct
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
 from infra_cdk.components.approval import ApprovalEndpoint
 from infra_cdk.components.data import DataStores
+from infra_cdk.components.deployment import DeploymentFlow
 from infra_cdk.components.keys import AuditChainKey, DataKey
 from infra_cdk.components.model import ModelAccess
 from infra_cdk.components.operations import Operations
@@ -75,6 +76,8 @@ class ControlroomStack(Stack):
             key=self.key,
             audit_key=self.audit_key.key,
             alarm_opt_in_by_tag=bool(config.alarm_opt_in_tag),
+            deploy_opt_in_tag=config.deploy_opt_in_tag,
+            deploy_function_prefix=config.deploy_function_prefix,
         )
         self.agents = AgentFunctions(
             self,
@@ -128,6 +131,20 @@ class ControlroomStack(Stack):
             },
             topic=self.data.topic,
         )
+        self.deployment = DeploymentFlow(
+            self,
+            "Deployment",
+            prefix=prefix,
+            env_name=env_name,
+            config=config,
+            aliases=self.agents.aliases,
+            functions=self.agents.functions,
+            roles=self.agents.roles,
+            incident_alias_arn=self.incident_response.alias_arn,
+            approval=self.approval,
+            key=self.key,
+        )
+        self.deployment.add_operations(self.operations.dashboard, self.data.topic)
         self._outputs()
 
     def _outputs(self) -> None:
@@ -135,6 +152,8 @@ class ControlroomStack(Stack):
         CfnOutput(self, "StateMachineAliasArn", value=self.incident_response.alias_arn)
         CfnOutput(self, "StateMachineVersionArn", value=self.incident_response.version.attr_arn)
         CfnOutput(self, "FlowRevision", value=self.incident_response.revision)
+        CfnOutput(self, "DeploymentStateMachineArn", value=self.deployment.state_machine.state_machine_arn)
+        CfnOutput(self, "DeploymentStateMachineAliasArn", value=self.deployment.alias_arn)
         CfnOutput(self, "DataKeyArn", value=self.key.key_arn)
         CfnOutput(self, "DashboardName", value=self.operations.dashboard.dashboard_name)
         CfnOutput(self, "CheckpointTableName", value=self.data.checkpoint_table.table_name)

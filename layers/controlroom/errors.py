@@ -102,3 +102,21 @@ class ApprovalNotWaiting(ControlroomError):
 
 class SchemaVersionUnsupported(ControlroomError):
     """A stored item was written by a newer controlroom (its schema_version is above what this code reads)."""
+
+
+class InvalidDeploymentRequest(ControlroomError):
+    """A deployment request is not a valid ``controlroom.deployment.requested`` event or request."""
+
+
+class DeploymentNotOptedIn(ControlroomError):
+    """The function is neither tagged nor named for controlroom deployments: its alias is never moved."""
+
+
+class ShiftNotVerified(ControlroomError):
+    """After a traffic change the alias does not route as intended (read back from Lambda)."""
+
+    retryable = True
+
+
+class KillSwitchEngaged(ControlroomError):
+    """The environment's kill switch says halt: nothing changes."""

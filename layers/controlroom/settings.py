@@ -75,6 +75,33 @@ class Settings(BaseModel):
         120, ge=1, description="Seconds an open breaker waits before a probe."
     )
 
+    # The deployment flow (controlroom.deploy); see README "The deployment flow".
+    CANARY_STEPS: str = Field(
+        "10@300,50@300",
+        pattern=r"^\d{1,2}@\d+(,\d{1,2}@\d+)*$",
+        description="percent@bake_seconds, comma-separated.",
+    )
+    CANARY_MAX_EXTENSIONS: int = Field(2, ge=0, le=10, description="Inconclusive bakes a step may add.")
+    CANARY_MIN_INVOCATIONS: int = Field(100, ge=1, description="Invocations per version a verdict needs.")
+    CANARY_MAX_ERROR_RATE_DELTA: float = Field(
+        0.005, ge=0.0, le=1.0, description="Error-rate excess tolerated even when it is significant."
+    )
+    CANARY_P99_RATIO_LIMIT: float = Field(1.5, ge=1.0, description="Canary p99 over stable p99 that fails.")
+    CANARY_SIGNIFICANCE: float = Field(0.01, gt=0.0, lt=0.5, description="One-sided alpha of the z-test.")
+    FREEZE_WINDOWS: str = Field(
+        "",
+        description="Change freezes, ';'-separated: 'daily HH:MM-HH:MM', 'Sat 00:00-Mon 06:00', 'ISO/ISO'.",
+    )
+    BREAK_GLASS_APPROVALS: int = Field(2, ge=1, description="Approvals a deployment in a freeze needs.")
+    DEPLOY_OPT_IN_TAG: str = Field(
+        "controlroom:deployable=true", description="Functions the shifter may move: tagged key=value ..."
+    )
+    DEPLOY_FUNCTION_PREFIX: str = Field("", description="... or named with this prefix (empty: tag only).")
+    DEPLOY_TIME_BUDGET_SECONDS: int = Field(7200, ge=10)
+    INCIDENT_STATE_MACHINE_ARN: str = Field(
+        "", description="The incident flow's alias ARN: a rolled-back deployment opens an incident there."
+    )
+
     @property
     def approvers(self) -> list[str]:
         return [a.strip() for a in self.APPROVERS.split(",") if a.strip()]

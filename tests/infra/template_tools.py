@@ -11,6 +11,17 @@ def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict
     return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}
 
 
+def resources_under(
+    template: dict[str, Any], resource_type: str, construct: str
+) -> dict[str, dict[str, Any]]:
+    """Like resources_of, for one construct of the stack (logical ids start with its id, e.g. IncidentResponse)."""
+    return {
+        key: value
+        for key, value in resources_of(template, resource_type).items()
+        if key.startswith(construct)
+    }
+
+
 def logical_id(template: dict[str, Any], resource_type: str, name_property: str, name: str) -> str:
     """The logical id of the resource of ``resource_type`` whose ``name_property`` equals ``name``."""
     for key, resource in resources_of(template, resource_type).items():

@@ -10,7 +10,7 @@ import pytest
 from infra_cdk.components.permissions import AGENTS
 from infra_cdk.config import read_cdk_json_context, resolve
 
-from tests.infra.template_tools import actions, resources_of, statements_by_role
+from tests.infra.template_tools import actions, resources_of, resources_under, statements_by_role
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 # What must stay when a prod stack is deleted or a resource replaced: data, its key, its record.
@@ -87,7 +87,8 @@ def test_log_retention_follows_the_environment(env_template: tuple[str, dict[str
     env, template = env_template
     days = _config(env).log_retention_days
     groups = resources_of(template, "AWS::Logs::LogGroup")
-    assert len(groups) == len(AGENTS) + 1
+    # one per agent, plus the incident and the deployment state machines'
+    assert len(groups) == len(AGENTS) + 2
     assert {group["Properties"]["RetentionInDays"] for group in groups.values()} == {days}
 
 
@@ -134,22 +135,26 @@ def test_the_state_machine_is_traced_published_and_started_through_its_alias(
     env_template: tuple[str, dict[str, Any]],
 ) -> None:
     env, template = env_template
-    (machine_id, machine) = next(iter(resources_of(template, "AWS::StepFunctions::StateMachine").items()))
+    (machine_id, machine) = next(
+        iter(resources_under(template, "AWS::StepFunctions::StateMachine", "IncidentResponse").items())
+    )
     assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
     (version_id, version) = next(
-        iter(resources_of(template, "AWS::StepFunctions::StateMachineVersion").items())
+        iter(resources_under(template, "AWS::StepFunctions::StateMachineVersion", "IncidentResponse").items())
     )
     assert version["Properties"]["StateMachineArn"] == {"Ref": machine_id}
     # A new revision of the definition publishes a new version
     assert version["Properties"]["StateMachineRevisionId"] == {
         "Fn::GetAtt": [machine_id, "StateMachineRevisionId"]
     }
-    (alias_id, alias) = next(iter(resources_of(template, "AWS::StepFunctions::StateMachineAlias").items()))
+    (alias_id, alias) = next(
+        iter(resources_under(template, "AWS::StepFunctions::StateMachineAlias", "IncidentResponse").items())
+    )
     assert alias["Properties"]["Name"] == env
     assert alias["Properties"]["RoutingConfiguration"] == [
         {"StateMachineVersionArn": {"Fn::GetAtt": [version_id, "Arn"]}, "Weight": 100}
     ]
-    (rule,) = resources_of(template, "AWS::Events::Rule").values()
+    (rule,) = resources_under(template, "AWS::Events::Rule", "IncidentResponse").values()
     assert [target["Arn"] for target in rule["Properties"]["Targets"]] == [{"Ref": alias_id}]
     # And only the environment's prefix opts an alarm in
     prefix = _config(env).alarm_name_prefix
@@ -166,7 +171,7 @@ def test_the_alarm_rule_may_start_the_alias_and_nothing_else(
     env_template: tuple[str, dict[str, Any]],
 ) -> None:
     env, template = env_template
-    (alias_id,) = resources_of(template, "AWS::StepFunctions::StateMachineAlias")
+    (alias_id,) = resources_under(template, "AWS::StepFunctions::StateMachineAlias", "IncidentResponse")
     statements = statements_by_role(template)[f"controlroom-{env}-alarm-rule"]
     # The qualified (alias) ARN scopes StartExecution down to that alias: not $LATEST, not an old version
     assert [(actions(s), s["Resource"]) for s in statements if s["Effect"] == "Allow"] == [

@@ -22,29 +22,31 @@ POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERT
 def test_one_stack_has_exactly_the_expected_resources(local: Any) -> None:
     # Given the local environment synthesized once
     stack, template = local
-    # Then its name is controlroom-local and it holds one of each shared resource and 11 agents
+    # Then its name is controlroom-local and it holds one of each shared resource and every agent
     assert stack.stack_name == "controlroom-local"
     expected = {
         "AWS::DynamoDB::Table": 2,
         "AWS::SNS::Topic": 1,
         "AWS::Lambda::LayerVersion": 1,
         "AWS::Lambda::Function": len(AGENTS),
-        "AWS::StepFunctions::StateMachine": 1,
-        "AWS::StepFunctions::StateMachineVersion": 1,
-        "AWS::StepFunctions::StateMachineAlias": 1,
+        # the incident flow and the deployment flow
+        "AWS::StepFunctions::StateMachine": 2,
+        "AWS::StepFunctions::StateMachineVersion": 2,
+        "AWS::StepFunctions::StateMachineAlias": 2,
         # every agent is published as a version, reached through the environment's alias
         "AWS::Lambda::Version": len(AGENTS),
         "AWS::Lambda::Alias": len(AGENTS),
         # the data key and the audit chain's HMAC key
         "AWS::KMS::Key": 2,
         "AWS::CloudWatch::Dashboard": 1,
-        "AWS::Events::Rule": 1,
-        # the alarm rule's dead-letter queue and the agents' asynchronous one
-        "AWS::SQS::Queue": 2,
-        # one per agent, plus the state machine's and the rule's
-        "AWS::IAM::Role": len(AGENTS) + 2,
-        # one per agent, plus the state machine's
-        "AWS::Logs::LogGroup": len(AGENTS) + 1,
+        # alarms start incidents, deployment requests start deployments
+        "AWS::Events::Rule": 2,
+        # the two rules' dead-letter queues and the agents' asynchronous one
+        "AWS::SQS::Queue": 3,
+        # one per agent, plus each state machine's and each rule's
+        "AWS::IAM::Role": len(AGENTS) + 4,
+        # one per agent, plus each state machine's
+        "AWS::Logs::LogGroup": len(AGENTS) + 2,
     }
     for resource_type, count in expected.items():
         template.resource_count_is(resource_type, count)

@@ -11,11 +11,14 @@ from infra_cdk.components.orchestration import FLOW_REVISION, ORCHESTRATED, flow
 from infra_cdk.config import ConfigError
 
 from controlroom.asl import NUMERIC_SUBSTITUTIONS, placeholders
-from tests.infra.template_tools import resources_of
+from tests.infra.template_tools import resources_of, resources_under
+
+# The incident flow's construct; the deployment flow's state machine and rule are tested in test_deployment_stack.
+INCIDENT = "IncidentResponse"
 
 
 def _state_machine(template_json: dict[str, Any]) -> dict[str, Any]:
-    (machine,) = resources_of(template_json, "AWS::StepFunctions::StateMachine").values()
+    (machine,) = resources_under(template_json, "AWS::StepFunctions::StateMachine", INCIDENT).values()
     return dict(machine["Properties"])
 
 
@@ -70,7 +73,7 @@ def test_approval_timeout_override_reaches_the_asl_and_the_link_ttl(synth: Calla
 
 
 def test_rule_matches_alarms_entering_alarm(local_json: dict[str, Any]) -> None:
-    (rule,) = resources_of(local_json, "AWS::Events::Rule").values()
+    (rule,) = resources_under(local_json, "AWS::Events::Rule", INCIDENT).values()
     props = rule["Properties"]
     assert props["Name"] == "controlroom-local-alarm-state-change"
     # local opts in every alarm except controlroom's own (they page through the topic instead)
@@ -84,7 +87,9 @@ def test_rule_matches_alarms_entering_alarm(local_json: dict[str, Any]) -> None:
     }
     # And alarms start the environment's alias of the state machine, not $LATEST
     (target,) = props["Targets"]
-    (alias_id, alias) = next(iter(resources_of(local_json, "AWS::StepFunctions::StateMachineAlias").items()))
+    (alias_id, alias) = next(
+        iter(resources_under(local_json, "AWS::StepFunctions::StateMachineAlias", INCIDENT).items())
+    )
     assert target["Arn"] == {"Ref": alias_id}
     assert alias["Properties"]["Name"] == "local"
     assert "RoleArn" in target
@@ -94,7 +99,7 @@ def test_rule_matches_alarms_entering_alarm(local_json: dict[str, Any]) -> None:
 def test_rule_filters_by_alarm_name_prefix_when_set(synth: Callable[..., Any]) -> None:
     # Given an environment that opts alarms in by the prefix "cr-"
     _, template = synth("local", alarm_name_prefix="cr-")
-    (rule,) = resources_of(template.to_json(), "AWS::Events::Rule").values()
+    (rule,) = resources_under(template.to_json(), "AWS::Events::Rule", INCIDENT).values()
     # Then only alarms whose names start with it match
     assert rule["Properties"]["EventPattern"]["detail"] == {
         "state": {"value": ["ALARM"]},
@@ -124,7 +129,7 @@ def test_control_plane_alarms_page_humans_and_never_start_a_flow(
         for a in resources_of(template_json, "AWS::CloudWatch::Alarm").values()
     }
     topic = next(iter(resources_of(template_json, "AWS::SNS::Topic")))
-    (rule,) = resources_of(template_json, "AWS::Events::Rule").values()
+    (rule,) = resources_under(template_json, "AWS::Events::Rule", INCIDENT).values()
     names = rule["Properties"]["EventPattern"]["detail"]["alarmName"]
     # Then failed executions, timed-out executions and a stuck event page the on-call through the topic
     assert {

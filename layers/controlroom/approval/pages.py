@@ -69,6 +69,30 @@ def brief_html(brief: ApprovalBrief) -> str:
     )
 
 
+def deployment_html(brief: ApprovalBrief) -> str:
+    """The deployment section of a brief: versions, the manifest diff, the risk reasons, the canary plan."""
+    deployment = brief.deployment
+    if deployment is None:
+        return ""
+    diff = "".join(f"<li><code>{e(line)}</code></li>" for line in deployment.diff) or "<li>no change</li>"
+    reasons = "".join(f"<li>{e(line)}</li>" for line in deployment.risk_reasons)
+    steps = "".join(f"<li>{e(line)}</li>" for line in deployment.canary_plan)
+    freeze = (
+        f'<p class="warn">Break-glass: change freeze {e(deployment.freeze_window)} is in force.</p>'
+        if deployment.freeze_window
+        else ""
+    )
+    return (
+        f'<section id="deployment"><h2>Deployment</h2><p><code>{e(deployment.function_name)}:'
+        f"{e(deployment.alias)}</code> from version {e(deployment.stable_version)} to "
+        f"{e(deployment.candidate_version)} ({e(deployment.target_environment)}), requested by "
+        f"{e(deployment.requested_by)}, deployment <code>{e(deployment.deployment_id)}</code>.</p>{freeze}"
+        f'<h3>What changes</h3><ul id="diff">{diff}</ul>'
+        f'<h3>Risk: {e(deployment.risk_level)} ({deployment.risk_score})</h3><ul id="risk">{reasons}</ul>'
+        f'<h3>Canary plan</h3><ol id="canary">{steps}</ol></section>'
+    )
+
+
 def decision_page(brief: ApprovalBrief, record: ApprovalRecord, approver: str, expires: int, sig: str) -> str:
     """GET: the plan (#plan) and a form with #comment, #approve and #reject; showing it decides nothing."""
     approvals = sum(1 for v in record.votes if v.verdict == "approve")
@@ -93,7 +117,7 @@ def decision_page(brief: ApprovalBrief, record: ApprovalRecord, approver: str, e
         '<p><button id="approve" type="submit" name="verdict" value="approve">Approve</button>'
         '<button id="reject" type="submit" name="verdict" value="reject">Reject</button></p></form>'
     )
-    body = f'<section id="plan">{brief_html(brief)}</section><p>Deciding as <strong>{e(approver)}</strong>.</p>{form}'
+    body = f'{deployment_html(brief)}<section id="plan">{brief_html(brief)}</section><p>Deciding as <strong>{e(approver)}</strong>.</p>{form}'
     return layout(
         "Approval needed",
         f"Review the plan, then approve or reject it. Nothing has been decided yet.{progress}",

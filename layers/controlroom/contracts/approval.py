@@ -73,6 +73,24 @@ class BriefAction(Contract):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class DeploymentBrief(Contract):
+    """The deployment part of a brief: the diff, the risk reasons and the canary plan."""
+
+    deployment_id: str
+    function_name: str
+    alias: str
+    stable_version: str
+    candidate_version: str
+    target_environment: str
+    requested_by: str
+    diff: list[str] = Field(default_factory=list, description="One line per changed field or env key set.")
+    risk_level: str
+    risk_score: int
+    risk_reasons: list[str] = Field(default_factory=list)
+    canary_plan: list[str] = Field(default_factory=list, description="One line per step, then promotion.")
+    freeze_window: str = Field("", description="The change freeze in force (break-glass), if any.")
+
+
 class ApprovalBrief(Contract):
     """What an approver is shown, stored beside the approval so the page renders without the flow state."""
 
@@ -97,3 +115,4 @@ class ApprovalBrief(Contract):
     )
     missing_evidence: list[str] = Field(default_factory=list, description="Evidence that could not be read.")
     expires_at: datetime
+    deployment: DeploymentBrief | None = Field(None, description="Set when a deployment awaits approval.")

@@ -26,6 +26,14 @@ from controlroom.contracts import (
     VerifyResult,
 )
 from controlroom.contracts.base import CONTRACT_VERSION
+from controlroom.contracts.deployment import (
+    DeployCloseResult,
+    DeploymentRequest,
+    DeployPolicyDecision,
+    GuardVerdict,
+    PreflightResult,
+    ShiftResult,
+)
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     "alarm_state_change_event": AlarmStateChangeEvent,
@@ -39,6 +47,12 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "execution_report": ExecutionReport,
     "verify_result": VerifyResult,
     "decision_record": DecisionRecord,
+    "deployment_request": DeploymentRequest,
+    "deployment_preflight": PreflightResult,
+    "deployment_policy_decision": DeployPolicyDecision,
+    "deployment_shift": ShiftResult,
+    "deployment_guard_verdict": GuardVerdict,
+    "deployment_close": DeployCloseResult,
 }
 
 

@@ -103,6 +103,11 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     client = _client()
+    if args.incident_id.startswith("dep-"):
+        from controlroom.local.deploy_cli import trace_deployment
+
+        print(trace_deployment(client, args.incident_id))
+        return EXIT_OK
     print(render.timeline(client.incident(args.incident_id), client.timeline(args.incident_id)))
     return EXIT_OK
 
@@ -154,6 +159,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.flow == "deployment":
+        from controlroom.local.deploy_cli import run_deployment_demo
+
+        return run_deployment_demo(outcome=args.outcome, port=args.port)
     from controlroom.local.demo import run_demo
 
     return run_demo(decision=args.decision, port=args.port, protected=args.protected)
@@ -173,6 +182,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=0, help="port for local AWS (default: a free one)")
     demo.add_argument(
         "--protected", action="store_true", help="tag the service controlroom:protected (policy deny)"
+    )
+    demo.add_argument("--flow", choices=["incident", "deployment"], default="incident")
+    demo.add_argument(
+        "--outcome",
+        choices=["healthy", "regression"],
+        default="healthy",
+        help="--flow deployment: canary the healthy candidate (Promoted) or the regressing one (RolledBack)",
     )
     demo.set_defaults(func=cmd_demo)
     up = sub.add_parser("up", help="run the local engine until Ctrl-C")
@@ -200,7 +216,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("incident_id")
     replay.set_defaults(func=cmd_replay)
-    trace = sub.add_parser("trace", help="the incident's timeline")
+    from controlroom.local.deploy_cli import register as register_deploy
+
+    register_deploy(sub)
+    trace = sub.add_parser("trace", help="the incident's (or deployment's, dep-...) timeline")
     trace.add_argument("incident_id")
     trace.set_defaults(func=cmd_trace)
     audit = sub.add_parser("audit", help="audit chain tools")

@@ -5,6 +5,7 @@ Each patch is listed in LOCAL_AWS_NOTES.md terms and covered by tests/integratio
 - Step Functions: an unnamed StartExecution gets a fresh name, as in AWS (moto names it ``None``); an
   alias ARN starts the version the alias routes to (moto's StartExecution knows versions, not aliases).
 - EventBridge: rules deliver to Step Functions targets (moto raises NotImplementedError).
+- CloudWatch: GetMetricData answers percentile statistics (``p99``) from raw datapoints (moto: none).
 """
 
 from __future__ import annotations
@@ -175,6 +176,29 @@ def _patch_eventbridge_to_stepfunctions() -> None:
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign, assignment]
 
 
+def percentile(values: list[float], stat: str) -> float | None:
+    """``pNN`` (e.g. ``p99``, ``p99.9``) of raw values, nearest-rank, as CloudWatch reports it."""
+    if not values:
+        return None
+    rank = float(stat[1:]) / 100
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, int(-(-rank * len(ordered) // 1)) - 1))
+    return ordered[index]
+
+
+def _patch_cloudwatch_percentiles() -> None:
+    from moto.cloudwatch.models import Statistics
+
+    original = Statistics.get_statistics_for_type
+
+    def get_statistics_for_type(self: Any, stat: str) -> Any:
+        if len(stat) > 1 and stat[0] == "p" and stat[1:].replace(".", "", 1).isdigit():
+            return percentile(list(self.metric_single_values_list), stat)
+        return original(self, stat)
+
+    Statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
+
+
 def apply(endpoint_url: str) -> None:
     """Apply every patch once (idempotent) and point handlers at ``endpoint_url``."""
     global _applied
@@ -193,4 +217,5 @@ def apply(endpoint_url: str) -> None:
         _patch_lambda()
         _patch_start_execution()
         _patch_eventbridge_to_stepfunctions()
+        _patch_cloudwatch_percentiles()
         _applied = True

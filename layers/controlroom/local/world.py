@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from controlroom.local.deploy_world import DeployWorkload
 from controlroom.local.server import local_client
 
 DEMO_FUNCTION = "checkout-api"
@@ -41,6 +42,8 @@ class World:
     endpoint: str
     protected: bool = False
     _stop: threading.Event | None = None
+    # The deployment flow's workload (orders-api), seeded beside the incident demo's.
+    deploy: DeployWorkload | None = None
 
     def seed(self) -> World:
         """Create the service (two versions, alias on the bad one), its error logs, metrics and alarm."""
@@ -78,6 +81,7 @@ class World:
         lam.create_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS, FunctionVersion=BAD_VERSION)
         self._seed_logs()
         self._seed_metrics_and_alarm()
+        self.deploy = DeployWorkload(self.endpoint).seed()
         return self
 
     def _seed_logs(self) -> None:
@@ -138,6 +142,8 @@ class World:
         """Play the service and CloudWatch: healthy metrics and alarm OK once the alias is rolled back."""
         self._stop = threading.Event()
         threading.Thread(target=self._simulate, args=(self._stop, interval_seconds), daemon=True).start()
+        if self.deploy is not None:
+            threading.Thread(target=self.deploy.run, args=(self._stop, interval_seconds), daemon=True).start()
 
     def _simulate(self, stop: threading.Event, interval: float) -> None:
         lam, cloudwatch = local_client("lambda", self.endpoint), local_client("cloudwatch", self.endpoint)

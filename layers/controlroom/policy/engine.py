@@ -35,6 +35,9 @@ class ActionQuery:
     tags: Mapping[str, str] = field(default_factory=dict)
     ssm_document: str = ""
     ssm_document_allowlist: Sequence[str] = ()
+    # Deployments only (action_type "deploy"): a change freeze is on, and whether break-glass was asked.
+    in_freeze: bool | None = None
+    break_glass: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ def _request(query: ActionQuery, action: str) -> dict[str, Any]:
             "confidence": {"__extn": {"fn": "decimal", "arg": f"{query.confidence:.4f}"}},
             "ssm_document": query.ssm_document,
             "ssm_document_allowlist": sorted(query.ssm_document_allowlist),
+            **({"in_freeze": query.in_freeze} if query.in_freeze is not None else {}),
+            **({"break_glass": query.break_glass} if query.break_glass is not None else {}),
         },
     }
 

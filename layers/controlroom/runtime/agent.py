@@ -59,6 +59,11 @@ def _incident_of(request: BaseModel) -> tuple[str | None, Any]:
     intake = getattr(request, "intake", None)
     incident = getattr(intake, "incident", None)
     if incident is None:
+        # The deployment flow's agents: the deployment is the chain their records belong to.
+        preflight = getattr(request, "preflight", None)
+        deployment = getattr(preflight, "deployment", None)
+        if deployment is not None:
+            return deployment.deployment_id, deployment.deadline_at
         return None, None
     return incident.incident_id, incident.deadline_at
 

@@ -1,0 +1,11 @@
+"""Lambda entry point of the deploy_approval agent (deployment flow)."""
+
+from controlroom.deploy.approval import DEPLOY_APPROVAL
+from controlroom.runtime import logger, metrics, run_agent, tracer
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return run_agent(DEPLOY_APPROVAL, event, context)
