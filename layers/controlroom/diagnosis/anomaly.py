@@ -1,0 +1,153 @@
+"""Each node's anomaly per metric, direction-aware, against its baseline and its own incident window."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from controlroom.contracts.graph import GraphMetrics, NodeMetric, NodeMetricName
+from controlroom.diagnosis.stats import pearson, robust_center, robust_scale, top_mean
+
+# Which way is bad: latency and errors up, availability down; requests either way (0).
+DIRECTION: dict[str, int] = {"latency": 1, "errors": 1, "availability": -1, "requests": 0}
+# A baseline shorter than this cannot give a noise scale; the incident window stands in.
+MIN_BASELINE_POINTS = 6
+# A point this many robust sigmas out is anomalous (used for onset).
+ONSET_Z = 3.0
+# Cap on z so that one flat baseline cannot dwarf every other signal.
+MAX_Z = 1000.0
+
+
+@dataclass(frozen=True)
+class MetricAnomaly:
+    """One node's metric over the incident window, scored against its reference."""
+
+    node_id: str
+    metric: NodeMetricName
+    refs: tuple[str, ...]
+    timestamps: tuple[datetime, ...]
+    values: tuple[float, ...]
+    z: tuple[float, ...]
+    peak: float
+    delta: float
+    onset: datetime | None
+    reference: str
+
+    def signed(self) -> list[float]:
+        """The values turned so that "worse" is up (requests keep their sign)."""
+        direction = DIRECTION[self.metric] or 1
+        return [direction * value for value in self.values]
+
+
+def _points(series: NodeMetric) -> tuple[list[datetime], list[float]]:
+    pairs = [
+        (stamp, value)
+        for stamp, value in zip(series.timestamps, series.values, strict=False)
+        if value == value  # NaN is a gap
+    ]
+    return [stamp for stamp, _ in pairs], [value for _, value in pairs]
+
+
+def _choose(candidates: list[NodeMetric], preferred: str | None) -> NodeMetric:
+    for wanted in (preferred, "Average"):
+        for series in candidates:
+            if wanted is not None and series.statistic == wanted:
+                return series
+    return sorted(candidates, key=lambda series: (series.statistic, series.ref))[0]
+
+
+def _directional(metric: str, deviation: float) -> float:
+    direction = DIRECTION[metric]
+    return abs(deviation) if direction == 0 else direction * deviation
+
+
+def _reference(
+    metric: str, values: list[float], stamps: list[datetime], baseline: list[float], alarm_at: datetime | None
+) -> tuple[list[tuple[float, float]], str]:
+    """(centre, scale) pairs to judge each point against, and which reference that was."""
+    counts = metric == "requests"
+    early = [v for v, t in zip(values, stamps, strict=True) if alarm_at is not None and t < alarm_at]
+    window_points = early if len(early) >= 2 else values
+    if len(baseline) >= MIN_BASELINE_POINTS:
+        scale = robust_scale(baseline, counts=counts)
+        # Judged against the long baseline and against the window's own level with the baseline's
+        # noise: a node that was already this way before the incident is not this incident's anomaly.
+        pairs = [(robust_center(baseline), scale), (robust_center(window_points), scale)]
+        return pairs, "baseline"
+    scale = robust_scale(window_points if len(window_points) >= 3 else values, counts=counts)
+    return [(robust_center(window_points), scale)], "early window" if window_points is early else "window"
+
+
+def profile(
+    incident: NodeMetric, baseline: NodeMetric | None, alarm_at: datetime | None
+) -> MetricAnomaly | None:
+    """Score one incident series against its reference; None when it has no points."""
+    stamps, values = _points(incident)
+    if not values:
+        return None
+    base_values = _points(baseline)[1] if baseline is not None else []
+    pairs, reference = _reference(incident.metric, values, stamps, base_values, alarm_at)
+    z_points, deviations = [], []
+    for value in values:
+        scored = [(_directional(incident.metric, value - center), scale) for center, scale in pairs]
+        deviation, scale = min(scored, key=lambda item: item[0] / item[1])
+        z_points.append(max(-MAX_Z, min(MAX_Z, deviation / scale)))
+        deviations.append(deviation)
+    onset = next((stamp for stamp, z in zip(stamps, z_points, strict=True) if z >= ONSET_Z), None)
+    refs = (incident.ref, baseline.ref) if baseline is not None and base_values else (incident.ref,)
+    return MetricAnomaly(
+        node_id=incident.node_id,
+        metric=incident.metric,
+        refs=refs,
+        timestamps=tuple(stamps),
+        values=tuple(values),
+        z=tuple(z_points),
+        peak=top_mean(z_points),
+        delta=top_mean(deviations),
+        onset=onset,
+        reference=reference,
+    )
+
+
+def profiles(
+    metrics: GraphMetrics, *, preferred_statistic: str | None, alarm_at: datetime | None
+) -> dict[str, dict[str, MetricAnomaly]]:
+    """Every node's anomaly per metric: ``{node_id: {metric: MetricAnomaly}}``."""
+    grouped: dict[tuple[str, str, str], list[NodeMetric]] = defaultdict(list)
+    for series in metrics.series:
+        grouped[(series.node_id, series.metric, series.window)].append(series)
+    result: dict[str, dict[str, MetricAnomaly]] = defaultdict(dict)
+    for (node_id, metric, window), candidates in sorted(grouped.items()):
+        if window != "incident":
+            continue
+        incident = _choose(candidates, preferred_statistic)
+        baselines = [
+            s for s in grouped.get((node_id, metric, "baseline"), []) if s.statistic == incident.statistic
+        ]
+        scored = profile(incident, baselines[0] if baselines else None, alarm_at)
+        if scored is not None:
+            result[node_id][metric] = scored
+    return dict(result)
+
+
+def co_movement(left: MetricAnomaly, right: MetricAnomaly) -> float:
+    """Correlation of two anomalies over their shared timestamps, both turned "worse is up".
+
+    Requests count either way, so their correlation counts by magnitude.
+    """
+    right_at = dict(zip(right.timestamps, right.signed(), strict=True))
+    shared = [
+        (value, right_at[stamp])
+        for stamp, value in zip(left.timestamps, left.signed(), strict=True)
+        if stamp in right_at
+    ]
+    correlation = pearson([a for a, _ in shared], [b for _, b in shared])
+    either_way = DIRECTION[left.metric] == 0 or DIRECTION[right.metric] == 0
+    return abs(correlation) if either_way else correlation
+
+
+def refs_of(anomalies: Iterable[MetricAnomaly]) -> list[str]:
+    """The evidence refs behind ``anomalies``, de-duplicated in order."""
+    return list(dict.fromkeys(ref for anomaly in anomalies for ref in anomaly.refs))

@@ -1,0 +1,102 @@
+"""Per-node judgement: how anomalous, how well it moves with the alarm, and who explains it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from controlroom.contracts.graph import GraphNode
+from controlroom.diagnosis.anomaly import MetricAnomaly, co_movement
+from controlroom.diagnosis.stats import saturate
+from controlroom.diagnosis.topology import Topology, ancestors, effective_callees
+
+# z up to this is everyday noise; the anomaly signal grows from here and is half way at +KNEE.
+NOISE_Z = 2.0
+ANOMALY_KNEE = 6.0
+# Request counts move with traffic for every node at once: they support, never lead.
+METRIC_WEIGHT: dict[str, float] = {"latency": 1.0, "errors": 1.0, "availability": 1.0, "requests": 0.5}
+# A node this relevant to the alarm counts as anomalous for the graph walk.
+RELEVANT = 0.15
+# A callee explains its caller when it moves with it this closely and carries this share of its
+# shift (same metric, same units: a 2 ms wobble downstream does not explain a 1 s delay upstream).
+EXPLAIN_CORRELATION = 0.6
+EXPLAIN_SHARE = 0.25
+# Without the same metric on both sides, only a close co-movement explains.
+EXPLAIN_CORRELATION_OTHER_METRIC = 0.8
+
+
+@dataclass(frozen=True)
+class NodeAssessment:
+    """What the metrics say about one node, before graph position, onset and changes."""
+
+    node: GraphNode
+    anomalies: dict[str, MetricAnomaly]
+    best: MetricAnomaly | None
+    anomaly: float
+    explains: float
+    relevance: float
+
+    @property
+    def has_data(self) -> bool:
+        """True when any metric of the node had a point in the incident window."""
+        return bool(self.anomalies)
+
+
+def assess(
+    node: GraphNode, anomalies: dict[str, MetricAnomaly], alarm: MetricAnomaly | None
+) -> NodeAssessment:
+    """Pick the node's metric that best ties it to the alarm, and score anomaly and co-movement.
+
+    Without an alarm series to compare with, co-movement counts as 1 (anomaly alone decides).
+    """
+    best: tuple[float, float, float, MetricAnomaly | None] = (0.0, 0.0, 0.0, None)
+    for metric in sorted(anomalies):
+        anomaly = anomalies[metric]
+        strength = saturate(anomaly.peak - NOISE_Z, ANOMALY_KNEE)
+        # The alarm series trivially moves with itself; without one, anomaly alone decides.
+        correlation = 1.0 if alarm is None or anomaly is alarm else max(0.0, co_movement(anomaly, alarm))
+        relevance = METRIC_WEIGHT[metric] * strength * correlation
+        if best[3] is None or relevance > best[0]:
+            best = (relevance, strength, correlation, anomaly)
+    relevance, strength, correlation, chosen = best
+    return NodeAssessment(node, anomalies, chosen, strength, correlation, relevance)
+
+
+def _explains(explainer: NodeAssessment, symptom: MetricAnomaly, *, by_magnitude: bool) -> bool:
+    if explainer.relevance < RELEVANT or explainer.best is None:
+        return False
+    same = explainer.anomalies.get(symptom.metric)
+    if same is not None:
+        if co_movement(same, symptom) < EXPLAIN_CORRELATION:
+            return False
+        return not by_magnitude or same.delta >= EXPLAIN_SHARE * symptom.delta
+    return co_movement(explainer.best, symptom) >= EXPLAIN_CORRELATION_OTHER_METRIC
+
+
+def explainer_of(node_id: str, assessments: Mapping[str, NodeAssessment], topo: Topology) -> str | None:
+    """The node whose anomaly explains ``node_id``'s, or None when none does (a cause candidate).
+
+    A callee explains its caller when it is anomalous, moves with it, and carries a fair share of
+    its shift; callees without data are looked through. A view node (remote, client) is also
+    explained by any real node that is not its caller and moves with it: the view reports that
+    node's trouble from the caller's side, often amplified by timeouts, so no share is required.
+    """
+    own = assessments[node_id]
+    if own.best is None:
+        return None
+
+    def has_data(candidate: str) -> bool:
+        found = assessments.get(candidate)
+        return found is not None and found.has_data
+
+    for callee in effective_callees(topo, node_id, has_data):
+        if callee in assessments and _explains(assessments[callee], own.best, by_magnitude=True):
+            return callee
+    if topo.is_view(node_id):
+        upstream = ancestors(topo, node_id)
+        for other in sorted(assessments):
+            if other == node_id or other in upstream or topo.is_view(other):
+                continue
+            if _explains(assessments[other], own.best, by_magnitude=False):
+                return other
+    return None
