@@ -14,6 +14,14 @@ from controlroom.diagnosis.stats import pearson, robust_center, robust_scale, to
 DIRECTION: dict[str, int] = {"latency": 1, "errors": 1, "availability": -1, "requests": 0}
 # A baseline shorter than this cannot give a noise scale; the incident window stands in.
 MIN_BASELINE_POINTS = 6
+# Without a baseline, a window this short cannot say what normal was.
+MIN_WINDOW_POINTS = 4
+SCALE_KIND: dict[str, str] = {
+    "latency": "level",
+    "errors": "rate",
+    "availability": "rate",
+    "requests": "counts",
+}
 # A point this many robust sigmas out is anomalous (used for onset).
 ONSET_Z = 3.0
 # Cap on z so that one flat baseline cannot dwarf every other signal.
@@ -66,18 +74,27 @@ def _directional(metric: str, deviation: float) -> float:
 def _reference(
     metric: str, values: list[float], stamps: list[datetime], baseline: list[float], alarm_at: datetime | None
 ) -> tuple[list[tuple[float, float]], str]:
-    """(centre, scale) pairs to judge each point against, and which reference that was."""
-    counts = metric == "requests"
+    """(centre, scale) pairs to judge each point against, and which reference that was.
+
+    With a baseline: its median and noise, and also the window's own level before the alarm with
+    that noise (floored at the level's share), the smaller z counting: a node that was already
+    this way before the incident is not this incident's anomaly, and a baseline from another
+    season must not make every drifted node look broken. Without one: the window's points before
+    the alarm (two or more), else the whole window's median; too few points judge nothing.
+    """
+    kind = SCALE_KIND[metric]
     early = [v for v, t in zip(values, stamps, strict=True) if alarm_at is not None and t < alarm_at]
     window_points = early if len(early) >= 2 else values
+    window_level = robust_center(window_points)
     if len(baseline) >= MIN_BASELINE_POINTS:
-        scale = robust_scale(baseline, counts=counts)
-        # Judged against the long baseline and against the window's own level with the baseline's
-        # noise: a node that was already this way before the incident is not this incident's anomaly.
-        pairs = [(robust_center(baseline), scale), (robust_center(window_points), scale)]
-        return pairs, "baseline"
-    scale = robust_scale(window_points if len(window_points) >= 3 else values, counts=counts)
-    return [(robust_center(window_points), scale)], "early window" if window_points is early else "window"
+        base_level = robust_center(baseline)
+        scale = robust_scale(baseline, kind=kind, center=base_level)
+        window_scale = max(scale, robust_scale([window_level], kind=kind))
+        return [(base_level, scale), (window_level, window_scale)], "baseline"
+    if window_points is not early and len(values) < MIN_WINDOW_POINTS:
+        return [], "too few points"
+    scale = robust_scale(window_points if len(window_points) >= 3 else values, kind=kind, level=window_level)
+    return [(window_level, scale)], ("early window" if window_points is early else "window")
 
 
 def profile(
@@ -90,11 +107,13 @@ def profile(
     base_values = _points(baseline)[1] if baseline is not None else []
     pairs, reference = _reference(incident.metric, values, stamps, base_values, alarm_at)
     z_points, deviations = [], []
-    for value in values:
+    for value in values if pairs else ():
         scored = [(_directional(incident.metric, value - center), scale) for center, scale in pairs]
         deviation, scale = min(scored, key=lambda item: item[0] / item[1])
         z_points.append(max(-MAX_Z, min(MAX_Z, deviation / scale)))
         deviations.append(deviation)
+    if not pairs:
+        z_points, deviations = [0.0] * len(values), [0.0] * len(values)
     onset = next((stamp for stamp, z in zip(stamps, z_points, strict=True) if z >= ONSET_Z), None)
     refs = (incident.ref, baseline.ref) if baseline is not None and base_values else (incident.ref,)
     return MetricAnomaly(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controlroom.contracts.graph import GraphNode
-from controlroom.diagnosis.anomaly import MetricAnomaly, co_movement
+from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, co_movement
 from controlroom.diagnosis.stats import saturate
 from controlroom.diagnosis.topology import Topology, ancestors, effective_callees
 
@@ -14,7 +14,7 @@ from controlroom.diagnosis.topology import Topology, ancestors, effective_callee
 NOISE_Z = 2.0
 ANOMALY_KNEE = 6.0
 # Request counts move with traffic for every node at once: they support, never lead.
-METRIC_WEIGHT: dict[str, float] = {"latency": 1.0, "errors": 1.0, "availability": 1.0, "requests": 0.5}
+METRIC_WEIGHT: dict[str, float] = {"latency": 1.0, "errors": 1.0, "availability": 1.0, "requests": 0.3}
 # A node this relevant to the alarm counts as anomalous for the graph walk.
 RELEVANT = 0.15
 # A callee explains its caller when it moves with it this closely and carries this share of its
@@ -63,14 +63,25 @@ def assess(
 
 
 def _explains(explainer: NodeAssessment, symptom: MetricAnomaly, *, by_magnitude: bool) -> bool:
-    if explainer.relevance < RELEVANT or explainer.best is None:
+    if explainer.relevance < RELEVANT:
         return False
     same = explainer.anomalies.get(symptom.metric)
-    if same is not None:
-        if co_movement(same, symptom) < EXPLAIN_CORRELATION:
-            return False
-        return not by_magnitude or same.delta >= EXPLAIN_SHARE * symptom.delta
-    return co_movement(explainer.best, symptom) >= EXPLAIN_CORRELATION_OTHER_METRIC
+    if (
+        same is not None
+        and same.peak >= ONSET_Z
+        and (not by_magnitude or same.delta >= EXPLAIN_SHARE * symptom.delta)
+        and co_movement(same, symptom) >= EXPLAIN_CORRELATION
+    ):
+        return True
+    if symptom.metric == "requests":
+        return False
+    # Traffic explains traffic only: a callee's request surge is its caller's doing, not its cause.
+    others = [
+        anomaly
+        for metric, anomaly in sorted(explainer.anomalies.items())
+        if metric not in ("requests", symptom.metric) and anomaly.peak >= ONSET_Z
+    ]
+    return any(co_movement(anomaly, symptom) >= EXPLAIN_CORRELATION_OTHER_METRIC for anomaly in others)
 
 
 def explainer_of(node_id: str, assessments: Mapping[str, NodeAssessment], topo: Topology) -> str | None:

@@ -12,6 +12,7 @@ MAD_TO_SIGMA = 1.4826
 # latency that never moved) would otherwise turn a rounding step into a thousand-sigma anomaly.
 RELATIVE_SCALE_FLOOR = 0.05
 ABSOLUTE_SCALE_FLOOR = 1e-9
+RATE_SCALE_FLOOR = 0.001
 
 
 def robust_center(values: Sequence[float]) -> float:
@@ -19,27 +20,40 @@ def robust_center(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def robust_scale(values: Sequence[float], *, counts: bool = False) -> float:
+def robust_scale(
+    values: Sequence[float], *, kind: str = "level", level: float | None = None, center: float | None = None
+) -> float:
     """A noise scale for ``values``: MAD-based, floored so that a flat series stays usable.
 
     Parameters
     ----------
     values
         The reference points (at least one).
-    counts
-        True for request counts: Poisson noise means a count of ``n`` wobbles by about ``sqrt(n)``
-        however flat the reference was.
+    kind
+        ``"level"`` (latency: floored at a share of the level), ``"counts"`` (requests: Poisson
+        noise means a count of ``n`` wobbles by about ``sqrt(n)`` however flat the reference was) or
+        ``"rate"`` (availability, error rate: floored at a tenth of a percentage point, because a
+        rate pinned at 100 % has no spread and no level share to speak of).
+    level
+        The level the floors are taken from (default: the median of ``values``).
+    center
+        The median of ``values`` when the caller already has it (a baseline is long: sort it once).
 
     Returns
     -------
     float
         A positive scale in the units of ``values``.
     """
-    center = robust_center(values)
+    center = robust_center(values) if center is None else center
     mad = statistics.median(abs(value - center) for value in values) if values else 0.0
-    scale = max(MAD_TO_SIGMA * mad, RELATIVE_SCALE_FLOOR * abs(center), ABSOLUTE_SCALE_FLOOR)
-    if counts:
-        scale = max(scale, math.sqrt(abs(center)), 1.0)
+    base = abs(center if level is None else level)
+    if kind == "rate":
+        # Rates come as fractions (the contract) or percentages: the floor follows the unit.
+        full = 100.0 if max([base, *values], default=0.0) > 1.0 else 1.0
+        return max(MAD_TO_SIGMA * mad, RATE_SCALE_FLOOR * full)
+    scale = max(MAD_TO_SIGMA * mad, RELATIVE_SCALE_FLOOR * base, ABSOLUTE_SCALE_FLOOR)
+    if kind == "counts":
+        scale = max(scale, math.sqrt(base), 1.0)
     return scale
 
 
