@@ -62,8 +62,15 @@ def assess(
     return NodeAssessment(node, anomalies, chosen, strength, correlation, relevance)
 
 
+def _later(explainer: MetricAnomaly | None, symptom: MetricAnomaly) -> bool:
+    """True when the would-be explainer went bad after the symptom did (effects do not lead)."""
+    if explainer is None or explainer.onset is None or symptom.onset is None:
+        return False
+    return explainer.onset > symptom.onset
+
+
 def _explains(explainer: NodeAssessment, symptom: MetricAnomaly, *, by_magnitude: bool) -> bool:
-    if explainer.relevance < RELEVANT:
+    if explainer.relevance < RELEVANT or _later(explainer.best, symptom):
         return False
     same = explainer.anomalies.get(symptom.metric)
     if (
