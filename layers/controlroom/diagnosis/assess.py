@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from controlroom.contracts.graph import GraphNode
 from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, co_movement
 from controlroom.diagnosis.stats import saturate
-from controlroom.diagnosis.topology import Topology, ancestors, effective_callees
+from controlroom.diagnosis.topology import Topology, ancestors, effective_callees, reachable
 
 # z up to this is everyday noise; the anomaly signal grows from here and is half way at +KNEE.
 NOISE_Z = 2.0
@@ -55,7 +55,9 @@ def assess(
         strength = saturate(anomaly.peak - NOISE_Z, ANOMALY_KNEE)
         # The alarm series trivially moves with itself; without one, anomaly alone decides.
         correlation = 1.0 if alarm is None or anomaly is alarm else max(0.0, co_movement(anomaly, alarm))
-        relevance = METRIC_WEIGHT[metric] * strength * correlation
+        # r squared: the share of the alarm's movement this node accounts for; with ~6 points a
+        # middling r is what noise alone gives, and must not carry a large anomaly to the top.
+        relevance = METRIC_WEIGHT[metric] * strength * correlation**2
         if best[3] is None or relevance > best[0]:
             best = (relevance, strength, correlation, anomaly)
     relevance, strength, correlation, chosen = best
@@ -83,10 +85,13 @@ def _explains(explainer: NodeAssessment, symptom: MetricAnomaly, *, by_magnitude
     if symptom.metric == "requests":
         return False
     # Traffic explains traffic only: a callee's request surge is its caller's doing, not its cause.
+    # Across metrics there is no common unit: the explainer must be at least a fair share as far
+    # out (in sigmas) as the symptom, or a faint knock-on would explain a collapse.
+    floor = max(ONSET_Z, EXPLAIN_SHARE * symptom.peak)
     others = [
         anomaly
         for metric, anomaly in sorted(explainer.anomalies.items())
-        if metric not in ("requests", symptom.metric) and anomaly.peak >= ONSET_Z
+        if metric not in ("requests", symptom.metric) and anomaly.peak >= floor
     ]
     return any(co_movement(anomaly, symptom) >= EXPLAIN_CORRELATION_OTHER_METRIC for anomaly in others)
 
@@ -107,7 +112,11 @@ def explainer_of(node_id: str, assessments: Mapping[str, NodeAssessment], topo: 
         found = assessments.get(candidate)
         return found is not None and found.has_data
 
-    for callee in effective_callees(topo, node_id, has_data):
+    callees = effective_callees(topo, node_id, has_data)
+    # Then deeper descendants: where the nodes in between lack a metric or report it badly, a
+    # node further down that carries the same shift still explains this one.
+    deeper = sorted(set(reachable(topo, node_id)) - {node_id, *callees})
+    for callee in [*callees, *deeper]:
         if callee in assessments and _explains(assessments[callee], own.best, by_magnitude=True):
             return callee
     if topo.is_view(node_id):

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 # MAD times this estimates a standard deviation for normal noise.
 MAD_TO_SIGMA = 1.4826
+# Mean absolute deviation times this is about one MAD for normal noise (0.6745 / 0.7979).
+MEAN_TO_MAD = 0.8453
 # A scale never below this share of the level: a flat baseline (availability pinned at 100, a
 # latency that never moved) would otherwise turn a rounding step into a thousand-sigma anomaly.
 RELATIVE_SCALE_FLOOR = 0.05
@@ -45,7 +47,12 @@ def robust_scale(
         A positive scale in the units of ``values``.
     """
     center = robust_center(values) if center is None else center
-    mad = statistics.median(abs(value - center) for value in values) if values else 0.0
+    deviations = [abs(value - center) for value in values]
+    mad = statistics.median(deviations) if deviations else 0.0
+    if mad == 0.0 and deviations:
+        # More than half the points sit exactly on the median (a rate of 100 %, a count of 0):
+        # the mean deviation still sees the spread of the rest.
+        mad = MEAN_TO_MAD * statistics.fmean(deviations)
     base = abs(center if level is None else level)
     if kind == "rate":
         # Rates come as fractions (the contract) or percentages: the floor follows the unit.
