@@ -250,3 +250,34 @@ def test_a_callee_that_went_bad_after_its_caller_does_not_explain_it() -> None:
     ranked = _rank(synth, fault)
     assert _ids(ranked)[0] == "pay"
     assert "explained by" not in ranked[0].why
+
+
+def test_a_slow_lambda_is_blamed_on_its_function_not_its_service_front_or_code_segment() -> None:
+    # Given X-Ray's three layers of one Lambda, all named "worker": the service front, the
+    # function, and the code's own segment (deepest), each carrying the same injected delay
+    nodes = {
+        "front": "eks_service",
+        "worker_front": "lambda_service",
+        "worker_fn": "lambda_function",
+        "worker_code": "eks_service",
+        "table": "dynamodb_table",
+    }
+    edges = [
+        ("front", "worker_front"),
+        ("worker_front", "worker_fn"),
+        ("worker_fn", "worker_code"),
+        ("worker_code", "table"),
+    ]
+    synth = Synth(nodes, edges, root="front")
+    graph = synth.graph().model_copy(
+        update={
+            "nodes": [
+                n.model_copy(update={"name": "worker" if n.node_id.startswith("worker") else n.name})
+                for n in synth.graph().nodes
+            ]
+        }
+    )
+    metrics = synth.metrics(Fault(upstream_latency(edges, "worker_code", 600.0)))
+    ranked = rank_candidates(graph, metrics, alarm_metric="latency", alarm_at=ALARM_AT)
+    assert _ids(ranked)[0] == "worker_fn"
+    assert set(_ids(ranked)[1:4]) >= {"worker_code", "worker_front"}

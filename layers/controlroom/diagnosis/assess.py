@@ -96,6 +96,36 @@ def _explains(explainer: NodeAssessment, symptom: MetricAnomaly, *, by_magnitude
     return any(co_movement(anomaly, symptom) >= EXPLAIN_CORRELATION_OTHER_METRIC for anomaly in others)
 
 
+def _is_layer_of(inner: NodeAssessment, resource: NodeAssessment, topo: Topology) -> bool:
+    """True when ``inner`` is another layer (same name, not a resource kind) of resource node ``resource``."""
+    return (
+        inner.node.name == resource.node.name
+        and topo.is_resource(resource.node.node_id)
+        and not topo.is_resource(inner.node.node_id)
+    )
+
+
+def _resource_twin(node_id: str, assessments: Mapping[str, NodeAssessment], topo: Topology) -> str | None:
+    """The resource node (same name, resource kind) that this layer of it moves with, if any.
+
+    X-Ray shows one Lambda as its service front, its function and the code's own segment, all
+    under one name and all with the same trouble; the blame belongs to the function, which is
+    what a rollback acts on, wherever it sits among the layers.
+    """
+    own = assessments[node_id]
+    if own.best is None or topo.is_resource(node_id):
+        return None
+    for other in sorted(assessments):
+        twin = assessments[other]
+        if (
+            other != node_id
+            and _is_layer_of(own, twin, topo)
+            and _explains(twin, own.best, by_magnitude=False)
+        ):
+            return other
+    return None
+
+
 def explainer_of(node_id: str, assessments: Mapping[str, NodeAssessment], topo: Topology) -> str | None:
     """The node whose anomaly explains ``node_id``'s, or None when none does (a cause candidate).
 
@@ -112,12 +142,17 @@ def explainer_of(node_id: str, assessments: Mapping[str, NodeAssessment], topo: 
         found = assessments.get(candidate)
         return found is not None and found.has_data
 
+    twin = _resource_twin(node_id, assessments, topo)
+    if twin is not None:
+        return twin
     callees = effective_callees(topo, node_id, has_data)
     # Then deeper descendants: where the nodes in between lack a metric or report it badly, a
     # node further down that carries the same shift still explains this one.
     deeper = sorted(set(reachable(topo, node_id)) - {node_id, *callees})
     for callee in [*callees, *deeper]:
-        if callee in assessments and _explains(assessments[callee], own.best, by_magnitude=True):
+        if callee not in assessments or _is_layer_of(assessments[callee], own, topo):
+            continue
+        if _explains(assessments[callee], own.best, by_magnitude=True):
             return callee
     if topo.is_view(node_id):
         upstream = ancestors(topo, node_id)

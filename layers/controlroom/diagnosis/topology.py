@@ -11,6 +11,11 @@ from controlroom.contracts.graph import ServiceGraph
 # Caller-side views of another node (X-Ray's remote and client nodes): they carry the latency and
 # errors of whatever answers behind them, so they are symptoms unless nothing real explains them.
 VIEW_KINDS = frozenset({"remote", "client"})
+# Kinds that are a deployable resource a rollback acts on (beside the same name's other layers:
+# a Lambda's service front and its code's own segment).
+RESOURCE_KINDS = frozenset(
+    {"lambda_function", "ecs_service", "ecs_task", "dynamodb_table", "sqs_queue", "rds_database"}
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,10 @@ class Topology:
     kinds: dict[str, str]
     callees: dict[str, tuple[str, ...]]
     callers: dict[str, tuple[str, ...]]
+
+    def is_resource(self, node_id: str) -> bool:
+        """True for a deployable resource kind (a Lambda function, an ECS service, a table, ...)."""
+        return self.kinds.get(node_id, "") in RESOURCE_KINDS
 
     def is_view(self, node_id: str) -> bool:
         """True for a remote or client node (a caller-side view of another node)."""
