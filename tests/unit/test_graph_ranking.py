@@ -281,3 +281,13 @@ def test_a_slow_lambda_is_blamed_on_its_function_not_its_service_front_or_code_s
     ranked = rank_candidates(graph, metrics, alarm_metric="latency", alarm_at=ALARM_AT)
     assert _ids(ranked)[0] == "worker_fn"
     assert set(_ids(ranked)[1:4]) >= {"worker_code", "worker_front"}
+
+
+def test_a_recent_change_on_the_alarmed_node_does_not_outrank_the_callee_that_explains_it() -> None:
+    # Given the table under load (no change of its own) and an unrelated deploy on front just before
+    synth = Synth(SHOP, SHOP_EDGES, root="front")
+    fault = Fault(upstream_latency(SHOP_EDGES, "table", 40.0, share=2.0))
+    ranked = _rank(synth, fault, [change("front-deploy", ["front"], minutes_before_alarm=3)])
+    assert _ids(ranked)[0] == "table"
+    front = next(c for c in ranked if c.node_id == "front")
+    assert _signal(front, "change") == 1.0 and "explained by" in front.why

@@ -85,7 +85,10 @@ def _judge(
     view = VIEW_FACTOR if topo.is_view(node_id) else 1.0
     node_onset = assessment.best.onset if assessment.best is not None else None
     change = credit(node_id, changes, node_onset or alarm_onset, tolerance=period)
-    score = assessment.relevance * position * onset * view * (1.0 + CHANGE_WEIGHT * change.value)
+    # A change on a node whose anomaly a callee explains counts half: it may have sent that
+    # callee more load, but it must not outrank the explanation on its own.
+    weight = CHANGE_WEIGHT if explained_by is None else CHANGE_WEIGHT / 2
+    score = assessment.relevance * position * onset * view * (1.0 + weight * change.value)
     return Judgement(assessment, position, explained_by, node_id in on_path, onset, view, change, score)
 
 
