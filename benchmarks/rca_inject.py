@@ -17,13 +17,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from rca_baseline import DEFAULT_DIRS, incident_graph
-
 from controlroom.contracts.graph import GraphMetrics, NodeMetric
 from controlroom.diagnosis import rank_candidates
 from controlroom.diagnosis.stats import robust_scale
 from controlroom.diagnosis.topology import reachable, topology
 from controlroom.local.rca_dataset import MetricTable, RcaIncident, load_dataset
+from rca_baseline import DEFAULT_DIRS, incident_graph
 
 WINDOW = 5
 ONSET = 2
@@ -67,7 +66,9 @@ def _alarm_fires(normal: MetricTable, root: str, shifts: dict[str, float]) -> bo
     return shifts.get(root, 0.0) >= ALARM_SIGMAS * robust_scale(present)
 
 
-def _metrics(incident: RcaIncident, normal: MetricTable, start: int, shifts: dict[str, float]) -> GraphMetrics:
+def _metrics(
+    incident: RcaIncident, normal: MetricTable, start: int, shifts: dict[str, float]
+) -> GraphMetrics:
     stamps = normal.timestamps
     series: list[NodeMetric] = []
     for (node, metric, stat), column in sorted(normal.columns.items()):
@@ -108,7 +109,10 @@ def main(argv: Sequence[str]) -> None:
         graph = incident_graph(incident)
         kinds = {n.node_id: n.kind for n in graph.nodes}
         for cause in sorted(reachable(topology(graph), graph.root)):
-            if kinds.get(cause) in ("remote", "client") or _median(_column(normal, cause, "latency", "Average")) <= 0:
+            if (
+                kinds.get(cause) in ("remote", "client")
+                or _median(_column(normal, cause, "latency", "Average")) <= 0
+            ):
                 continue
             shifts = _shifts(incident, normal, cause, factor=3.0)
             if not _alarm_fires(normal, graph.root, shifts):
