@@ -6,7 +6,7 @@ added to one node from the window's middle on, and every caller on a path from t
 feels it, diluted by the share of its requests that reach the callee. Each reachable non-view
 node with latency data takes a turn as the cause. Prints recall@1/@3 by the cause's kind::
 
-    PYTHONPATH=layers python benchmarks/rca_inject.py [DIR]
+    PYTHONPATH=layers python benchmarks/rca_inject.py [DIR] [--availability] [-v]
 """
 
 from __future__ import annotations
@@ -39,13 +39,18 @@ def _median(values: Sequence[float | None]) -> float:
     return statistics.median(present) if present else 0.0
 
 
-def _shifts(incident: RcaIncident, normal: MetricTable, cause: str, factor: float) -> dict[str, float]:
-    """Latency added to the cause and, diluted by request share, to every caller above it."""
+def _shifts(
+    incident: RcaIncident, normal: MetricTable, cause: str, factor: float, metric: str
+) -> dict[str, float]:
+    """The fault at the cause and, diluted by request share, at every caller above it.
+
+    Latency: the cause gets ``factor`` times its level slower. Availability: it loses 15 points.
+    """
     callers: dict[str, list[str]] = defaultdict(list)
     for caller, callee in incident.scenario.edges:
         callers[callee].append(caller)
     level = _median(_column(normal, cause, "latency", "Average"))
-    shifts = {cause: max(level * factor, 0.2)}
+    shifts = {cause: max(level * factor, 0.2) if metric == "latency" else 15.0}
     frontier = [cause]
     while frontier:
         node = frontier.pop()
@@ -60,14 +65,16 @@ def _shifts(incident: RcaIncident, normal: MetricTable, cause: str, factor: floa
     return shifts
 
 
-def _alarm_fires(normal: MetricTable, root: str, shifts: dict[str, float]) -> bool:
-    """True when the alarmed node's latency moves by at least ALARM_SIGMAS of its normal noise."""
-    present = [v for v in _column(normal, root, "latency", "Average") if v is not None]
-    return shifts.get(root, 0.0) >= ALARM_SIGMAS * robust_scale(present)
+def _alarm_fires(normal: MetricTable, root: str, shifts: dict[str, float], metric: str) -> bool:
+    """True when the alarmed node's metric moves by at least ALARM_SIGMAS of its normal noise."""
+    present = [v for v in _column(normal, root, metric, "Average") if v is not None]
+    return shifts.get(root, 0.0) >= ALARM_SIGMAS * robust_scale(
+        present, kind="rate" if metric == "availability" else "level"
+    )
 
 
 def _metrics(
-    incident: RcaIncident, normal: MetricTable, start: int, shifts: dict[str, float]
+    incident: RcaIncident, normal: MetricTable, start: int, shifts: dict[str, float], fault: str
 ) -> GraphMetrics:
     stamps = normal.timestamps
     series: list[NodeMetric] = []
@@ -82,8 +89,9 @@ def _metrics(
             if not points:
                 continue
             values = [v for _, v in points]
-            if window == "incident" and metric == "latency" and node in shifts:
-                values = [v + (shifts[node] if t >= stamps[start + ONSET] else 0.0) for t, v in points]
+            if window == "incident" and metric == fault and node in shifts:
+                sign = 1.0 if fault == "latency" else -1.0
+                values = [v + (sign * shifts[node] if t >= stamps[start + ONSET] else 0.0) for t, v in points]
             series.append(
                 NodeMetric(
                     ref=f"m:{node}:{metric}:{window}",
@@ -99,7 +107,9 @@ def _metrics(
 
 
 def main(argv: Sequence[str]) -> None:
-    root = argv[0] if argv else next(p for p in DEFAULT_DIRS if p.is_dir())
+    fault = "availability" if "--availability" in argv else "latency"
+    argv = [a for a in argv if not a.startswith("-")] + [a for a in argv if a == "-v"]
+    root = argv[0] if argv and argv[0] != "-v" else next(p for p in DEFAULT_DIRS if p.is_dir())
     by_scenario = {i.scenario.name: i for i in load_dataset(root) if i.scenario.normal is not None}
     hits: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     misses: list[str] = []
@@ -114,13 +124,13 @@ def main(argv: Sequence[str]) -> None:
                 or _median(_column(normal, cause, "latency", "Average")) <= 0
             ):
                 continue
-            shifts = _shifts(incident, normal, cause, factor=3.0)
-            if not _alarm_fires(normal, graph.root, shifts):
+            shifts = _shifts(incident, normal, cause, factor=3.0, metric=fault)
+            if not _alarm_fires(normal, graph.root, shifts, fault):
                 continue  # the front end would not notice: no incident to diagnose
             for start in STARTS:
-                metrics = _metrics(incident, normal, start, shifts)
+                metrics = _metrics(incident, normal, start, shifts, fault)
                 alarm_at = datetime.fromtimestamp(normal.timestamps[start + ONSET], tz=UTC)
-                ranked = rank_candidates(graph, metrics, alarm_metric="latency", alarm_at=alarm_at, limit=3)
+                ranked = rank_candidates(graph, metrics, alarm_metric=fault, alarm_at=alarm_at, limit=3)  # type: ignore[arg-type]
                 ids = [c.node_id for c in ranked]
                 hits[kinds.get(cause, "unknown")].append((ids[:1] == [cause], cause in ids))
                 hits["all"].append(hits[kinds.get(cause, "unknown")][-1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from controlroom.contracts.graph import Candidate
+from controlroom.contracts.graph import Candidate, GraphMetrics
 from controlroom.diagnosis import rank_candidates
 from tests.unit.graph_synth import ALARM_AT, Fault, Synth, change, upstream_latency
 
@@ -316,3 +316,20 @@ def test_fifty_nodes_with_two_day_baselines_rank_in_under_50_ms_of_cpu() -> None
         timings.append(time.process_time() - started)
     assert _ids(ranked)[0] == "s37"
     assert min(timings) < 0.050, timings
+
+
+def test_without_the_alarm_series_anomaly_alone_ranks_and_why_says_so() -> None:
+    synth = Synth(SHOP, SHOP_EDGES, root="front", no_data={"front"})
+    ranked = _rank(synth, Fault(upstream_latency(SHOP_EDGES, "table", 40.0, share=2.0)))
+    assert _ids(ranked)[0] == "table"
+    assert "alarm series missing" in ranked[0].why
+
+
+def test_a_root_unknown_to_the_graph_and_without_edges_is_still_one_candidate() -> None:
+    synth = Synth({"front": "eks_service"}, [], root="front")
+    graph = synth.graph().model_copy(update={"nodes": []})
+    ranked = rank_candidates(
+        graph, synth.metrics(Fault({("front", "latency"): 300.0})), alarm_metric="latency"
+    )
+    assert _ids(ranked) == ["front"] and ranked[0].kind == "unknown" and ranked[0].score > 0
+    assert rank_candidates(graph, GraphMetrics(), alarm_metric="latency", limit=0) == []
