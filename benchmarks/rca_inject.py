@@ -6,18 +6,22 @@ added to one node from the window's middle on, and every caller on a path from t
 feels it, diluted by the share of its requests that reach the callee. Each reachable non-view
 node with latency data takes a turn as the cause. Prints recall@1/@3 by the cause's kind::
 
-    PYTHONPATH=layers python benchmarks/rca_inject.py [DIR] [--availability] [-v]
+    PYTHONPATH=layers python benchmarks/rca_inject.py [DIR] [--availability] [--changes] [-v]
+
+With ``--changes`` each incident also gets the cause's own change and a decoy change on one of
+the nodes that feel the fault (a caller: the hardest place for a decoy).
 """
 
 from __future__ import annotations
 
+import random
 import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from controlroom.contracts.graph import GraphMetrics, NodeMetric
+from controlroom.contracts.graph import GraphChange, GraphMetrics, NodeMetric
 from controlroom.diagnosis import rank_candidates
 from controlroom.diagnosis.stats import robust_scale
 from controlroom.diagnosis.topology import reachable, topology
@@ -106,8 +110,26 @@ def _metrics(
     return GraphMetrics(series=series)
 
 
+def _changes(root: str, cause: str, affected: list[str], alarm_at: datetime, seed: int) -> list[GraphChange]:
+    """The cause's own change 5 min before the alarm, and a decoy 4 min before on an affected caller."""
+    decoys = [node for node in affected if node != cause] or [root]
+    decoy = random.Random(seed).choice(decoys)
+    return [
+        GraphChange(
+            ref=f"change:{name}",
+            kind="lambda_code",
+            event_name="UpdateFunctionCode",
+            resource_name=name,
+            changed_at=alarm_at - timedelta(minutes=minutes),
+            node_ids=[node],
+        )
+        for name, node, minutes in (("cause", cause, 5), ("decoy", decoy, 4))
+    ]
+
+
 def main(argv: Sequence[str]) -> None:
     fault = "availability" if "--availability" in argv else "latency"
+    with_changes = "--changes" in argv
     argv = [a for a in argv if not a.startswith("-")] + [a for a in argv if a == "-v"]
     root = argv[0] if argv and argv[0] != "-v" else next(p for p in DEFAULT_DIRS if p.is_dir())
     by_scenario = {i.scenario.name: i for i in load_dataset(root) if i.scenario.normal is not None}
@@ -130,7 +152,10 @@ def main(argv: Sequence[str]) -> None:
             for start in STARTS:
                 metrics = _metrics(incident, normal, start, shifts, fault)
                 alarm_at = datetime.fromtimestamp(normal.timestamps[start + ONSET], tz=UTC)
-                ranked = rank_candidates(graph, metrics, alarm_metric=fault, alarm_at=alarm_at, limit=3)  # type: ignore[arg-type]
+                changes = _changes(graph.root, cause, sorted(shifts), alarm_at, start) if with_changes else []
+                ranked = rank_candidates(
+                    graph, metrics, changes, alarm_metric=fault, alarm_at=alarm_at, limit=3
+                )  # type: ignore[arg-type]
                 ids = [c.node_id for c in ranked]
                 hits[kinds.get(cause, "unknown")].append((ids[:1] == [cause], cause in ids))
                 hits["all"].append(hits[kinds.get(cause, "unknown")][-1])

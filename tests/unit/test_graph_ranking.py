@@ -333,3 +333,15 @@ def test_a_root_unknown_to_the_graph_and_without_edges_is_still_one_candidate() 
     )
     assert _ids(ranked) == ["front"] and ranked[0].kind == "unknown" and ranked[0].score > 0
     assert rank_candidates(graph, GraphMetrics(), alarm_metric="latency", limit=0) == []
+
+
+def test_a_change_on_a_node_without_data_surfaces_it_below_what_the_metrics_point_at() -> None:
+    synth = Synth(SHOP, SHOP_EDGES, root="front", no_data={"queue", "api"})
+    fault = Fault({("pay", "latency"): 500.0, ("front", "latency"): 500.0})
+    ranked = _rank(synth, fault, [change("blind", ["queue"], minutes_before_alarm=5)])
+    assert _ids(ranked)[0] == "pay"
+    queue, api = (next(c for c in ranked if c.node_id == n) for n in ("queue", "api"))
+    assert 0 < queue.score < 0.2 * ranked[0].score and api.score == 0.0
+    assert _ids(ranked).index("queue") < _ids(ranked).index("api")
+    assert "resource-blind" in queue.why
+    assert [(s.name, s.evidence_refs) for s in queue.signals] == [("change", ["blind"])]

@@ -31,6 +31,8 @@ VIEW_FACTOR = 0.7
 LATE_FACTOR = 0.5
 # A change right before the node's anomaly triples its score; an ambiguous one adds its share.
 CHANGE_WEIGHT = 2.0
+# A change on a node with no data scores this share of the alarm's strength at most.
+CHANGE_ALONE = 0.15
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,9 @@ def _judge(
     topo: Topology,
     on_path: set[str],
     changes: Sequence[GraphChange],
-    timing: tuple[datetime | None, timedelta],
+    timing: tuple[datetime | None, timedelta, float],
 ) -> Judgement:
-    alarm_onset, period = timing
+    alarm_onset, period, alarm_strength = timing
     assessment = assessments[node_id]
     position, explained_by = _position(node_id, assessments, topo, on_path)
     onset = _onset_factor(assessment.best, alarm_onset, period)
@@ -89,13 +91,20 @@ def _judge(
     # callee more load, but it must not outrank the explanation on its own.
     weight = CHANGE_WEIGHT if explained_by is None else CHANGE_WEIGHT / 2
     score = assessment.relevance * position * onset * view * (1.0 + weight * change.value)
+    if not assessment.has_data:
+        # Metrics cannot speak for a node without data; a change right before the alarm on it
+        # still makes it worth a look, below anything the metrics point at.
+        score = CHANGE_ALONE * change.value * alarm_strength
     return Judgement(assessment, position, explained_by, node_id in on_path, onset, view, change, score)
 
 
 def _signals(judgement: Judgement, alarm: MetricAnomaly | None, explainer_refs: list[str]) -> list[Signal]:
     assessment = judgement.assessment
+    change = judgement.change
     if assessment.best is None:
-        return []
+        if change.change is None:
+            return []
+        return [Signal(name="change", value=round(change.value, 4), evidence_refs=[change.change.ref])]
     own_refs = refs_of([assessment.best])
     alarm_refs = refs_of([alarm]) if alarm is not None else []
     signals = [
@@ -181,7 +190,8 @@ def rank_candidates(
     assessments = {node_id: assess(nodes[node_id], anomalies.get(node_id, {}), alarm) for node_id in hops}
     on_path = set(reachable(topo, graph.root, through=lambda n: assessments[n].relevance >= RELEVANT))
     period = timedelta(seconds=_period(metrics))
-    timing = (alarm.onset if alarm is not None and alarm.onset else alarm_at, period)
+    alarm_strength = assessments[graph.root].anomaly if alarm is not None else 0.0
+    timing = (alarm.onset if alarm is not None and alarm.onset else alarm_at, period, alarm_strength)
     judgements = {n: _judge(n, assessments, topo, on_path, changes, timing) for n in hops}
     ordered = sorted(judgements, key=lambda n: (-judgements[n].score, n))[: max(0, limit)]
     return [_candidate(nodes[n], judgements[n], alarm, graph.root, assessments) for n in ordered]
