@@ -345,3 +345,12 @@ def test_a_change_on_a_node_without_data_surfaces_it_below_what_the_metrics_poin
     assert _ids(ranked).index("queue") < _ids(ranked).index("api")
     assert "resource-blind" in queue.why
     assert [(s.name, s.evidence_refs) for s in queue.signals] == [("change", ["blind"])]
+
+
+def test_an_incident_older_than_the_window_is_judged_against_the_baseline_alone() -> None:
+    # Given the table's load began before the incident window: every point of it is shifted
+    synth = Synth(SHOP, SHOP_EDGES, root="front")
+    shifts = upstream_latency(SHOP_EDGES, "table", 40.0, share=2.0)
+    ranked = _rank(synth, Fault(shifts, onset={node: 0 for node, _ in shifts}))
+    assert _ids(ranked)[0] == "table"
+    assert "began before the window" in ranked[0].why

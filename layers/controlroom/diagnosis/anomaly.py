@@ -43,6 +43,11 @@ class MetricAnomaly:
     onset: datetime | None
     reference: str
 
+    @property
+    def sustained(self) -> bool:
+        """True when every point is anomalous: the shift spans the window, so it has no shape."""
+        return bool(self.z) and min(self.z) >= ONSET_Z
+
     def signed(self) -> list[float]:
         """The values turned so that "worse" is up (requests keep their sign)."""
         direction = DIRECTION[self.metric] or 1
@@ -72,7 +77,12 @@ def _directional(metric: str, deviation: float) -> float:
 
 
 def _reference(
-    metric: str, values: list[float], stamps: list[datetime], baseline: list[float], alarm_at: datetime | None
+    metric: str,
+    values: list[float],
+    stamps: list[datetime],
+    baseline: list[float],
+    alarm_at: datetime | None,
+    window_level: bool = True,
 ) -> tuple[list[tuple[float, float]], str]:
     """(centre, scale) pairs to judge each point against, and which reference that was.
 
@@ -81,31 +91,34 @@ def _reference(
     this way before the incident is not this incident's anomaly, and a baseline from another
     season must not make every drifted node look broken. Without one: the window's points before
     the alarm (two or more), else the whole window's median; too few points judge nothing.
+    ``window_level=False`` judges against the baseline alone (an incident older than the window).
     """
     kind = SCALE_KIND[metric]
     early = [v for v, t in zip(values, stamps, strict=True) if alarm_at is not None and t < alarm_at]
     window_points = early if len(early) >= 2 else values
-    window_level = robust_center(window_points)
+    level = robust_center(window_points)
     if len(baseline) >= MIN_BASELINE_POINTS:
         base_level = robust_center(baseline)
         scale = robust_scale(baseline, kind=kind, center=base_level)
-        window_scale = max(scale, robust_scale([window_level], kind=kind))
-        return [(base_level, scale), (window_level, window_scale)], "baseline"
+        if not window_level:
+            return [(base_level, scale)], "baseline only"
+        window_scale = max(scale, robust_scale([level], kind=kind))
+        return [(base_level, scale), (level, window_scale)], "baseline"
     if window_points is not early and len(values) < MIN_WINDOW_POINTS:
         return [], "too few points"
-    scale = robust_scale(window_points if len(window_points) >= 3 else values, kind=kind, level=window_level)
-    return [(window_level, scale)], ("early window" if window_points is early else "window")
+    scale = robust_scale(window_points if len(window_points) >= 3 else values, kind=kind, level=level)
+    return [(level, scale)], ("early window" if window_points is early else "window")
 
 
 def profile(
-    incident: NodeMetric, baseline: NodeMetric | None, alarm_at: datetime | None
+    incident: NodeMetric, baseline: NodeMetric | None, alarm_at: datetime | None, window_level: bool = True
 ) -> MetricAnomaly | None:
     """Score one incident series against its reference; None when it has no points."""
     stamps, values = _points(incident)
     if not values:
         return None
     base_values = _points(baseline)[1] if baseline is not None else []
-    pairs, reference = _reference(incident.metric, values, stamps, base_values, alarm_at)
+    pairs, reference = _reference(incident.metric, values, stamps, base_values, alarm_at, window_level)
     z_points, deviations = [], []
     for value in values if pairs else ():
         scored = [(_directional(incident.metric, value - center), scale) for center, scale in pairs]
@@ -131,7 +144,11 @@ def profile(
 
 
 def profiles(
-    metrics: GraphMetrics, *, preferred_statistic: str | None, alarm_at: datetime | None
+    metrics: GraphMetrics,
+    *,
+    preferred_statistic: str | None,
+    alarm_at: datetime | None,
+    window_level: bool = True,
 ) -> dict[str, dict[str, MetricAnomaly]]:
     """Every node's anomaly per metric: ``{node_id: {metric: MetricAnomaly}}``."""
     grouped: dict[tuple[str, str, str], list[NodeMetric]] = defaultdict(list)
@@ -145,7 +162,7 @@ def profiles(
         baselines = [
             s for s in grouped.get((node_id, metric, "baseline"), []) if s.statistic == incident.statistic
         ]
-        scored = profile(incident, baselines[0] if baselines else None, alarm_at)
+        scored = profile(incident, baselines[0] if baselines else None, alarm_at, window_level)
         if scored is not None:
             result[node_id][metric] = scored
     return dict(result)
@@ -154,8 +171,12 @@ def profiles(
 def co_movement(left: MetricAnomaly, right: MetricAnomaly) -> float:
     """Correlation of two anomalies over their shared timestamps, both turned "worse is up".
 
-    Requests count either way, so their correlation counts by magnitude.
+    Requests count either way, so their correlation counts by magnitude. Two shifts that both
+    span the whole window moved together against the baseline, though they have no shape to
+    correlate: they count as 1.
     """
+    if left.sustained and right.sustained:
+        return 1.0
     right_at = dict(zip(right.timestamps, right.signed(), strict=True))
     shared = [
         (value, right_at[stamp])

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 WHY_LIMIT = 300
 _REFERENCE_NOTE = {
     "baseline": "vs baseline",
+    "baseline only": "vs baseline; began before the window",
     "early window": "no baseline: vs the window before the alarm",
     "window": "no baseline: vs the incident window's median",
 }

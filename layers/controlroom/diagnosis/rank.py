@@ -15,7 +15,7 @@ from controlroom.contracts.graph import (
     ServiceGraph,
     Signal,
 )
-from controlroom.diagnosis.anomaly import MetricAnomaly, profiles, refs_of
+from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, profiles, refs_of
 from controlroom.diagnosis.assess import RELEVANT, NodeAssessment, assess, explainer_of
 from controlroom.diagnosis.changes import ChangeCredit, credit
 from controlroom.diagnosis.explain import why_line
@@ -53,6 +53,26 @@ def _alarm_series(
     anomalies: dict[str, dict[str, MetricAnomaly]], root: str, alarm_metric: NodeMetricName
 ) -> MetricAnomaly | None:
     return anomalies.get(root, {}).get(alarm_metric)
+
+
+def _anomalies(
+    metrics: GraphMetrics,
+    root: str,
+    alarm_metric: NodeMetricName,
+    alarm_statistic: str | None,
+    alarm_at: datetime | None,
+) -> tuple[dict[str, dict[str, MetricAnomaly]], MetricAnomaly | None]:
+    """Every node's anomalies and the alarm's; against the baseline alone when the alarm's own
+    anomaly is older than the window (then the window's level is no reference for anyone)."""
+    anomalies = profiles(metrics, preferred_statistic=alarm_statistic, alarm_at=alarm_at)
+    alarm = _alarm_series(anomalies, root, alarm_metric)
+    if alarm is None or alarm.peak >= ONSET_Z:
+        return anomalies, alarm
+    older = profiles(metrics, preferred_statistic=alarm_statistic, alarm_at=alarm_at, window_level=False)
+    older_alarm = _alarm_series(older, root, alarm_metric)
+    if older_alarm is not None and older_alarm.peak >= ONSET_Z:
+        return older, older_alarm
+    return anomalies, alarm
 
 
 def _onset_factor(best: MetricAnomaly | None, alarm_onset: datetime | None, period: timedelta) -> float:
@@ -182,8 +202,7 @@ def rank_candidates(
     """
     topo = topology(graph)
     nodes = {node.node_id: node for node in graph.nodes}
-    anomalies = profiles(metrics, preferred_statistic=alarm_statistic, alarm_at=alarm_at)
-    alarm = _alarm_series(anomalies, graph.root, alarm_metric)
+    anomalies, alarm = _anomalies(metrics, graph.root, alarm_metric, alarm_statistic, alarm_at)
     hops = reachable(topo, graph.root)
     for node_id in hops:
         nodes.setdefault(node_id, GraphNode(node_id=node_id, name=node_id, kind="unknown"))
