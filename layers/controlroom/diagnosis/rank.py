@@ -1,4 +1,17 @@
-"""Rank the nodes of a service graph as causes of the alarm: plain, deterministic scoring."""
+"""Rank the nodes of a service graph as causes of the alarm: plain, deterministic scoring.
+
+Each node reachable from the alarmed one scores, for its metric that best ties it to the alarm::
+
+    anomaly * r**2 * position * onset * view * (1 + 2 * change)
+
+``anomaly``: robust z (median/MAD, direction-aware) against the baseline and the window's own
+level before the alarm, saturated to [0, 1); ``r``: its co-movement with the alarm's series over
+the incident window; ``position``: 1 for the deepest anomalous node no anomalous callee explains,
+0.35 when one does (it co-moves and carries a fair share of the shift), 0.6 off the anomalous
+paths; ``onset``: 0.5 when it went bad after the alarm did; ``view``: 0.7 for remote and client
+nodes; ``change``: the best change on it before its onset, split across an ambiguous change's
+nodes and fading with age (half weight on an explained node). Equal scores go by node_id.
+"""
 
 from __future__ import annotations
 
