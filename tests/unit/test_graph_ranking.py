@@ -354,3 +354,13 @@ def test_an_incident_older_than_the_window_is_judged_against_the_baseline_alone(
     ranked = _rank(synth, Fault(shifts, onset={node: 0 for node, _ in shifts}))
     assert _ids(ranked)[0] == "table"
     assert "began before the window" in ranked[0].why
+
+
+def test_without_a_baseline_or_points_before_the_alarm_the_windows_better_half_is_normal() -> None:
+    # Given no baseline, an alarm at the window's first point, and half the window faulted
+    synth = Synth(SHOP, SHOP_EDGES, root="front", no_baseline=True)
+    metrics = synth.metrics(Fault(upstream_latency(SHOP_EDGES, "table", 40.0, share=2.0)))
+    first_point = min(s.timestamps[0] for s in metrics.series)
+    ranked = rank_candidates(synth.graph(), metrics, alarm_metric="latency", alarm_at=first_point)
+    assert _ids(ranked)[0] == "table"
+    assert "better half of the window" in ranked[0].why

@@ -14,7 +14,9 @@ from controlroom.diagnosis.stats import pearson, robust_center, robust_scale, to
 DIRECTION: dict[str, int] = {"latency": 1, "errors": 1, "availability": -1, "requests": 0}
 # A baseline shorter than this cannot give a noise scale; the incident window stands in.
 MIN_BASELINE_POINTS = 6
-# Without a baseline, a window this short cannot say what normal was.
+# Without a baseline: this many points before the alarm say what normal was; else the window's
+# better half does, if the window has this many points at all.
+MIN_EARLY_POINTS = 3
 MIN_WINDOW_POINTS = 4
 SCALE_KIND: dict[str, str] = {
     "latency": "level",
@@ -90,7 +92,7 @@ def _reference(
     that noise (floored at the level's share), the smaller z counting: a node that was already
     this way before the incident is not this incident's anomaly, and a baseline from another
     season must not make every drifted node look broken. Without one: the window's points before
-    the alarm (two or more), else the whole window's median; too few points judge nothing.
+    the alarm (three or more), else the window's better half; too few points judge nothing.
     ``window_level=False`` judges against the baseline alone (an incident older than the window).
     """
     kind = SCALE_KIND[metric]
@@ -104,10 +106,23 @@ def _reference(
             return [(base_level, scale)], "baseline only"
         window_scale = max(scale, robust_scale([level], kind=kind))
         return [(base_level, scale), (level, window_scale)], "baseline"
-    if window_points is not early and len(values) < MIN_WINDOW_POINTS:
+    if len(early) >= MIN_EARLY_POINTS:
+        return [(robust_center(early), robust_scale(early, kind=kind))], "early window"
+    if len(values) < MIN_WINDOW_POINTS:
         return [], "too few points"
-    scale = robust_scale(window_points if len(window_points) >= 3 else values, kind=kind, level=level)
-    return [(level, scale)], ("early window" if window_points is early else "window")
+    calm = _calm_half(metric, values)
+    calm_level = robust_center(calm)
+    return [(calm_level, robust_scale(calm, kind=kind, level=calm_level))], "window"
+
+
+def _calm_half(metric: str, values: list[float]) -> list[float]:
+    """The better half of the window's points (by the metric's bad direction): what normal looked
+    like, when up to half the window is the incident and nothing before it was measured."""
+    direction = DIRECTION[metric]
+    if direction == 0:
+        return values
+    ordered = sorted(values, key=lambda value: direction * value)
+    return ordered[: (len(ordered) + 1) // 2]
 
 
 def profile(

@@ -12,7 +12,7 @@ _REFERENCE_NOTE = {
     "baseline": "vs baseline",
     "baseline only": "vs baseline; began before the window",
     "early window": "no baseline: vs the window before the alarm",
-    "window": "no baseline: vs the incident window's median",
+    "window": "no baseline: vs the better half of the window",
 }
 
 
