@@ -364,3 +364,23 @@ def test_without_a_baseline_or_points_before_the_alarm_the_windows_better_half_i
     ranked = rank_candidates(synth.graph(), metrics, alarm_metric="latency", alarm_at=first_point)
     assert _ids(ranked)[0] == "table"
     assert "better half of the window" in ranked[0].why
+
+
+def test_a_lone_blip_of_the_alarmed_node_earlier_in_the_window_is_not_the_onset() -> None:
+    # Given front blipped once at the window's start, then the table's load began at the alarm
+    synth = Synth(SHOP, SHOP_EDGES, root="front")
+    metrics = synth.metrics(Fault(upstream_latency(SHOP_EDGES, "table", 40.0, share=2.0)))
+    blipped = [
+        s.model_copy(update={"values": [s.values[0] + 30.0, *s.values[1:]]})
+        if (s.node_id, s.metric, s.window) == ("front", "latency", "incident")
+        else s
+        for s in metrics.series
+    ]
+    ranked = rank_candidates(
+        synth.graph(),
+        metrics.model_copy(update={"series": blipped}),
+        alarm_metric="latency",
+        alarm_at=ALARM_AT,
+    )
+    assert _ids(ranked)[0] == "table"
+    assert _signal(ranked[0], "onset") == 1.0

@@ -125,6 +125,16 @@ def _calm_half(metric: str, values: list[float]) -> list[float]:
     return ordered[: (len(ordered) + 1) // 2]
 
 
+def _onset(stamps: list[datetime], z_points: list[float]) -> datetime | None:
+    """Where the run of anomalous points around the peak began (an earlier lone blip is not it)."""
+    if not z_points or max(z_points) < ONSET_Z:
+        return None
+    index = z_points.index(max(z_points))
+    while index > 0 and z_points[index - 1] >= ONSET_Z:
+        index -= 1
+    return stamps[index]
+
+
 def profile(
     incident: NodeMetric, baseline: NodeMetric | None, alarm_at: datetime | None, window_level: bool = True
 ) -> MetricAnomaly | None:
@@ -142,7 +152,7 @@ def profile(
         deviations.append(deviation)
     if not pairs:
         z_points, deviations = [0.0] * len(values), [0.0] * len(values)
-    onset = next((stamp for stamp, z in zip(stamps, z_points, strict=True) if z >= ONSET_Z), None)
+    onset = _onset(stamps, z_points)
     refs = (incident.ref, baseline.ref) if baseline is not None and base_values else (incident.ref,)
     return MetricAnomaly(
         node_id=incident.node_id,
