@@ -6,7 +6,7 @@ added to one node from the window's middle on, and every caller on a path from t
 feels it, diluted by the share of its requests that reach the callee. Each reachable non-view
 node with latency data takes a turn as the cause. Prints recall@1/@3 by the cause's kind::
 
-    PYTHONPATH=layers python benchmarks/rca_inject.py [DIR] [--availability] [--changes] [-v]
+    PYTHONPATH=layers python benchmarks/rca_inject.py [DIR] [--availability] [--changes] [--window=N --onset=K] [-v]
 
 With ``--changes`` each incident also gets the cause's own change and a decoy change on one of
 the nodes that feel the fault (a caller: the hardest place for a decoy).
@@ -128,6 +128,12 @@ def _changes(root: str, cause: str, affected: list[str], alarm_at: datetime, see
 
 
 def main(argv: Sequence[str]) -> None:
+    global WINDOW, ONSET
+    for option in argv:
+        if option.startswith("--window="):  # e.g. --window=15 --onset=12: production's 60 + 15 min
+            WINDOW = int(option.split("=", 1)[1])
+        if option.startswith("--onset="):
+            ONSET = int(option.split("=", 1)[1])
     fault = "availability" if "--availability" in argv else "latency"
     with_changes = "--changes" in argv
     argv = [a for a in argv if not a.startswith("-")] + [a for a in argv if a == "-v"]
