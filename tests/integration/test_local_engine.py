@@ -197,3 +197,16 @@ def test_a_definition_with_a_map_state_is_parsed_per_execution(server, parses):
     described = _wait_all(sfn, arns)
     assert parses.count(definition) >= len(arns)  # each execution parsed its own
     assert [json.loads(d["output"]) for d in described] == [[0, 1], [1, 2]]
+
+
+def test_lambda_tasks_share_one_client_per_region(server):
+    # moto's interpreter builds a boto3 client for every Lambda task; the engine shares one per region
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        clients = list(pool.map(lambda _: lambda_eval_utils.boto_client_for("us-east-1", "lambda"), range(8)))
+    assert all(client is clients[0] for client in clients)
+    assert clients[0].meta.endpoint_url.endswith(f":{server.port}")
+    assert lambda_eval_utils.boto_client_for("eu-west-1", "lambda") is not clients[0]

@@ -9,6 +9,8 @@ Each patch is listed in LOCAL_AWS_NOTES.md terms and covered by tests/integratio
 - Step Functions: a definition is parsed once, not once per execution (an ANTLR parse of our flow costs
   about a second of CPU and 1.3 MiB that stays alive while the execution runs: a storm of 1000 events
   would parse it 1000 times and hold a copy in each of them).
+- Step Functions: the interpreter shares one boto3 client per service and region across tasks, instead of
+  building one per task (about 1 MiB each, alive while the task waits its turn: 1.8 GiB in a storm).
 """
 
 from __future__ import annotations
@@ -249,6 +251,35 @@ def _patch_parse_once() -> None:
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
 
 
+def _patch_shared_task_clients() -> None:
+    import sys
+
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    clients: dict[tuple[str, str, bool, str], Any] = {}
+    creating = threading.Lock()  # tasks of a storm ask at once; build each client once
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto ignores state_credentials (every client signs as "ak"/"sk"), so one client serves every task.
+        key = (region, service, botocore_stubber.enabled, moto_server_port())
+        with creating:
+            if key not in clients:
+                clients[key] = original(region, service)
+            return clients[key]
+
+    boto_client.boto_client_for = boto_client_for  # type: ignore[assignment]
+    # Modules that imported the function by name before this patch keep their own reference.
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith("moto.stepfunctions.parser")
+            and getattr(module, "boto_client_for", None) is original
+        ):
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
 def apply(endpoint_url: str) -> None:
     """Apply every patch once (idempotent) and point handlers at ``endpoint_url``."""
     global _applied
@@ -269,4 +300,5 @@ def apply(endpoint_url: str) -> None:
         _patch_eventbridge_to_stepfunctions()
         _patch_cloudwatch_percentiles()
         _patch_parse_once()
+        _patch_shared_task_clients()
         _applied = True
