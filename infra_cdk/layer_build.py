@@ -5,11 +5,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +19,7 @@ from infra_cdk.config import ROOT
 
 LayerMode = Literal["full", "source-only"]
 PipRunner = Callable[[list[str]], None]
+PythonFinder = Callable[[], "str | None"]
 
 PACKAGE = "controlroom"
 # Not shipped: the local engine and CLI run only on a workstation.
@@ -36,6 +39,9 @@ PIP_PLATFORM_ARGS = (
     "cp",
     "--only-binary=:all:",
 )
+# The Lambda runtime's Python: the layer's bytecode must be compiled by this version (the magic number
+# in every .pyc), or the runtime ignores it and, /opt being read-only, compiles every file at every cold start.
+RUNTIME_PYTHON = "3.12"
 
 
 def _shipped(path: Path, package_dir: Path) -> bool:
@@ -111,7 +117,91 @@ def _install_requirements(requirements: Path, python_dir: Path, pip: PipRunner) 
             shutil.rmtree(path, ignore_errors=True)
 
 
-def build_layer(mode: LayerMode, root: Path = ROOT, pip: PipRunner | None = None) -> Path:
+def runtime_python_candidates(version: str = RUNTIME_PYTHON) -> list[str]:
+    """Interpreters that may be Python ``version``: on PATH, this one, pyenv's, the usual system paths."""
+    candidates = [shutil.which(f"python{version}"), sys.executable]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(path) for path in sorted(pyenv_root.glob(f"versions/{version}*/bin/python{version}"))]
+    candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
+    return list(dict.fromkeys(c for c in candidates if c))
+
+
+def find_runtime_python(candidates: Iterable[str] | None = None, version: str = RUNTIME_PYTHON) -> str | None:
+    """The first candidate interpreter that reports Python ``version``, or None.
+
+    Parameters
+    ----------
+    candidates
+        Executables to try in order; defaults to ``runtime_python_candidates(version)``.
+    version
+        ``major.minor`` of the Lambda runtime.
+    """
+    for candidate in runtime_python_candidates(version) if candidates is None else candidates:
+        try:
+            result = subprocess.run(
+                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if result.returncode == 0 and result.stdout.strip() == version:
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=1)
+def _cached_runtime_python() -> str | None:
+    # One search per process: a test session synthesizes several stacks.
+    return find_runtime_python()
+
+
+def _compile(python_dir: Path, interpreter: str | None, mode: LayerMode) -> None:
+    # unchecked-hash: the .pyc does not depend on file times (the asset zip may not keep them) and is
+    # used without re-reading the source; the layer is immutable, so it can never be stale.
+    if interpreter is None:
+        print(
+            f"controlroom layer ({mode}): warning: no Python {RUNTIME_PYTHON} found to compile the layer; "
+            "shipping it without bytecode (Lambda compiles it at every cold start)",
+            file=sys.stderr,
+        )
+        return
+    result = subprocess.run(
+        [
+            interpreter,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(python_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
+        print(
+            f"controlroom layer ({mode}): warning: compileall failed, some files ship uncompiled: {last}",
+            file=sys.stderr,
+        )
+
+
+def _bytecode_tag(interpreter: str | None) -> str:
+    return f"cpython-{RUNTIME_PYTHON.replace('.', '')}" if interpreter else "none"
+
+
+def build_layer(
+    mode: LayerMode,
+    root: Path = ROOT,
+    pip: PipRunner | None = None,
+    runtime_python: PythonFinder | None = None,
+) -> Path:
     """Build (or reuse) the layer directory for ``mode`` and return it.
 
     Parameters
@@ -123,6 +213,10 @@ def build_layer(mode: LayerMode, root: Path = ROOT, pip: PipRunner | None = None
         The repository root; the result is ``<root>/build/layer-<mode>``.
     pip
         Runs ``pip <args>``; tests pass a fake. Defaults to this interpreter's pip.
+    runtime_python
+        Returns the interpreter of the Lambda runtime's version that compiles the layer (every file,
+        ``__pycache__`` kept), or None to ship it uncompiled with one warning line. Defaults to
+        ``find_runtime_python``; tests pass a fake.
 
     Returns
     -------
@@ -134,7 +228,8 @@ def build_layer(mode: LayerMode, root: Path = ROOT, pip: PipRunner | None = None
     requirements = root / "layers" / "requirements.txt"
     with _locked(root / "build" / f"layer-{mode}.lock"):
         files = source_files(root)
-        wanted = {"source": _digest(root, files)}
+        interpreter = (runtime_python or _cached_runtime_python)()
+        wanted = {"source": _digest(root, files), "bytecode": _bytecode_tag(interpreter)}
         if mode == "full":
             wanted["requirements"] = _digest(root, [requirements], *PIP_PLATFORM_ARGS)
         stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
@@ -144,10 +239,16 @@ def build_layer(mode: LayerMode, root: Path = ROOT, pip: PipRunner | None = None
         print(f"controlroom layer ({mode}): building {layer_dir}", file=sys.stderr)
         stamp_path.unlink(missing_ok=True)
         python_dir = layer_dir / "python"
+        # Only the library changed: keep the wheels and their bytecode, compile the library again.
+        compile_dir = python_dir / PACKAGE
         if mode == "full" and stamp.get("requirements") != wanted["requirements"]:
             _install_requirements(requirements, python_dir, pip or _default_pip)
+            compile_dir = python_dir
         elif mode == "source-only":
             shutil.rmtree(layer_dir, ignore_errors=True)
+        if stamp.get("bytecode") != wanted["bytecode"]:
+            compile_dir = python_dir
         _copy_source(root, files, python_dir)
+        _compile(compile_dir, interpreter, mode)
         stamp_path.write_text(json.dumps(wanted))
     return layer_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -122,10 +123,27 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigurationError(f"environment variable {name}: {first['msg']}") from exc
 
 
-def settings() -> Settings:
-    """The settings of the function now running.
+# The variables Settings reads: a snapshot of them is the cache key of a validated Settings.
+_VARIABLES = tuple(Settings.model_fields)
 
-    Not cached: the local engine runs every agent in one process, each with its own environment,
-    and validating twenty fields costs microseconds.
+
+@lru_cache(maxsize=32)
+def _validated(snapshot: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings(dict(snapshot))
+
+
+def settings() -> Settings:
+    """The settings of the function now running, validated once per distinct environment.
+
+    In Lambda the environment never changes, so this validates once per cold start. The local engine
+    (and the tests) run every agent in one process, each invocation with its own variables: keying
+    the cache on the variables Settings reads keeps each one right, at the cost of a dictionary
+    lookup per field. A bad value raises ConfigurationError on every call (errors are not cached).
     """
-    return load_settings()
+    environ = os.environ
+    return _validated(tuple((name, environ[name]) for name in _VARIABLES if name in environ))
+
+
+def reset_settings() -> None:
+    """Forget every validated Settings (tests that patch ``Settings`` or ``load_settings`` itself)."""
+    _validated.cache_clear()

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from infra_cdk.layer_build import build_layer, source_files
+from infra_cdk.layer_build import build_layer, find_runtime_python, source_files
+
+
+def no_runtime_python() -> None:
+    """A machine without the Lambda runtime's Python: the layer ships uncompiled."""
+    return None
 
 
 class FakePip:
@@ -41,7 +46,7 @@ def _shipped(layer_dir: Path) -> set[str]:
 
 def test_source_only_copies_the_package_without_the_local_engine(repo: Path) -> None:
     # When the source-only layer is built
-    layer_dir = build_layer("source-only", root=repo)
+    layer_dir = build_layer("source-only", root=repo, runtime_python=no_runtime_python)
     # Then the package sits under python/ (the Lambda layer path), minus controlroom/local and bytecode
     assert layer_dir == repo / "build" / "layer-source-only"
     assert _shipped(layer_dir) == {
@@ -60,13 +65,13 @@ def test_real_source_list_excludes_local_engine() -> None:
 
 def test_second_build_is_cached_and_a_change_rebuilds(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a built layer
-    build_layer("source-only", root=repo)
+    build_layer("source-only", root=repo, runtime_python=no_runtime_python)
     # When nothing changed, then nothing is rebuilt
-    build_layer("source-only", root=repo)
+    build_layer("source-only", root=repo, runtime_python=no_runtime_python)
     assert "up to date" in capsys.readouterr().err
     # When a source file changes, then the copy follows it
     (repo / "layers" / "controlroom" / "settings.py").write_text("# changed\n")
-    layer_dir = build_layer("source-only", root=repo)
+    layer_dir = build_layer("source-only", root=repo, runtime_python=no_runtime_python)
     assert "building" in capsys.readouterr().err
     assert (layer_dir / "python" / "controlroom" / "settings.py").read_text() == "# changed\n"
 
@@ -74,8 +79,8 @@ def test_second_build_is_cached_and_a_change_rebuilds(repo: Path, capsys: pytest
 def test_full_installs_lambda_wheels_once(repo: Path) -> None:
     pip = FakePip()
     # When the full layer is built twice
-    layer_dir = build_layer("full", root=repo, pip=pip)
-    build_layer("full", root=repo, pip=pip)
+    layer_dir = build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
+    build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
     # Then pip ran once, for the Lambda runtime rather than this machine, into python/
     assert len(pip.calls) == 1
     args = pip.calls[0]
@@ -102,16 +107,16 @@ def test_full_installs_lambda_wheels_once(repo: Path) -> None:
 
 def test_full_reinstalls_only_when_requirements_change(repo: Path) -> None:
     pip = FakePip()
-    build_layer("full", root=repo, pip=pip)
+    build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
     # When only the library changes, then the wheels are kept and the source is re-copied
     (repo / "layers" / "controlroom" / "settings.py").write_text("# v2\n")
-    layer_dir = build_layer("full", root=repo, pip=pip)
+    layer_dir = build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
     assert len(pip.calls) == 1
     assert (layer_dir / "python" / "controlroom" / "settings.py").read_text() == "# v2\n"
     assert (layer_dir / "python" / "pydantic" / "__init__.py").exists()
     # When a requirement changes, then pip runs again
     (repo / "layers" / "requirements.txt").write_text("pydantic==2.14.3\ncedarpy==4.12.2\n")
-    build_layer("full", root=repo, pip=pip)
+    build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
     assert len(pip.calls) == 2
 
 
@@ -124,3 +129,107 @@ def test_requirements_match_pyproject_without_boto3() -> None:
     lines = [line.strip() for line in (ROOT / "layers" / "requirements.txt").read_text().splitlines()]
     shipped = {line for line in lines if line and not line.startswith("#")}
     assert shipped == {dep for dep in pinned if not dep.startswith("boto3")}
+
+
+def _fake_python(directory: Path, version: str) -> Path:
+    """An executable that reports ``version`` and, run as ``-m compileall ... DIR``, writes a pyc per .py in DIR.
+
+    It logs its compileall arguments beside itself, so a test can check how the layer was compiled.
+    """
+    tag = version.replace(".", "")
+    script = directory / f"python{version}"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-c" ]; then echo {version}; exit 0; fi\n'
+        f'echo "$@" >> "{directory}/compileall-{tag}.log"\n'
+        "for last; do :; done\n"
+        'find "$last" -name "*.py" | while read -r f; do\n'
+        '  d=$(dirname "$f")/__pycache__; mkdir -p "$d"; n=$(basename "$f" .py)\n'
+        f'  printf pyc > "$d/$n.cpython-{tag}.pyc"\n'
+        "done\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_the_layer_is_compiled_by_the_runtime_python_and_ships_its_bytecode(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Given an interpreter of the Lambda runtime's version (3.12) on the build machine
+    python312 = _fake_python(tmp_path, "3.12")
+    # When the layer is built
+    layer_dir = build_layer("source-only", root=repo, runtime_python=lambda: str(python312))
+    # Then every module ships with its 3.12 bytecode in __pycache__, and the workstation's 3.11 pyc does not
+    shipped = _shipped(layer_dir)
+    assert {
+        "python/controlroom/__pycache__/__init__.cpython-312.pyc",
+        "python/controlroom/__pycache__/settings.cpython-312.pyc",
+        "python/controlroom/store/__pycache__/audit.cpython-312.pyc",
+    } <= shipped
+    assert not [path for path in shipped if "cpython-311" in path]
+    # compiled to hash-based pycs that Lambda uses without checking file times (the asset zip may reset them)
+    (arguments,) = (tmp_path / "compileall-312.log").read_text().splitlines()
+    assert arguments.split()[:2] == ["-m", "compileall"]
+    assert "--invalidation-mode unchecked-hash" in arguments
+    assert arguments.endswith(str(layer_dir / "python"))
+
+
+def test_without_the_runtime_python_the_layer_builds_uncompiled_with_one_warning(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When no Python 3.12 is found (a CI machine with only 3.11)
+    layer_dir = build_layer("source-only", root=repo, runtime_python=no_runtime_python)
+    # Then the build succeeds, ships no bytecode, and says so once
+    assert not [path for path in _shipped(layer_dir) if path.endswith(".pyc")]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "3.12" in warnings[0] and "without bytecode" in warnings[0]
+
+
+def test_an_interpreter_found_later_recompiles_the_wheels_too(repo: Path, tmp_path: Path) -> None:
+    # Given a full layer built uncompiled
+    pip = FakePip()
+    build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
+    # When a 3.12 interpreter is found on a later build with nothing else changed
+    python312 = _fake_python(tmp_path, "3.12")
+    layer_dir = build_layer("full", root=repo, pip=pip, runtime_python=lambda: str(python312))
+    # Then the wheels are kept (pip ran once) and compiled along with the library
+    assert len(pip.calls) == 1
+    assert {
+        "python/pydantic/__pycache__/__init__.cpython-312.pyc",
+        "python/controlroom/__pycache__/settings.cpython-312.pyc",
+    } <= _shipped(layer_dir)
+    # When only the library changes afterwards, then only the library is compiled again
+    (repo / "layers" / "controlroom" / "settings.py").write_text("# v3\n")
+    build_layer("full", root=repo, pip=pip, runtime_python=lambda: str(python312))
+    last = (tmp_path / "compileall-312.log").read_text().splitlines()[-1]
+    assert last.endswith(str(layer_dir / "python" / "controlroom"))
+
+
+def test_the_runtime_python_is_the_first_candidate_of_its_version(tmp_path: Path) -> None:
+    python311 = _fake_python(tmp_path, "3.11")
+    python312 = _fake_python(tmp_path, "3.12")
+    missing = str(tmp_path / "python3.12-not-installed")
+    assert find_runtime_python([missing, str(python311), str(python312)]) == str(python312)
+    assert find_runtime_python([missing, str(python311)]) is None
+
+
+@pytest.mark.skipif(find_runtime_python() is None, reason="no Python 3.12 on this machine")
+def test_a_real_runtime_python_compiles_the_layer(repo: Path) -> None:
+    import subprocess
+
+    python312 = find_runtime_python()
+    assert python312
+    magic = subprocess.run(
+        [python312, "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # When the layer is built with the interpreter found on this machine
+    layer_dir = build_layer("source-only", root=repo)
+    # Then each module ships a 3.12 pyc (its magic number), hash-based and unchecked (flags 0b01)
+    header = (layer_dir / "python" / "controlroom" / "__pycache__" / "settings.cpython-312.pyc").read_bytes()[
+        :8
+    ]
+    assert header[:4].hex() == magic
+    assert int.from_bytes(header[4:8], "little") == 0b01

@@ -114,3 +114,99 @@ def test_commands_without_a_running_engine_say_how_to_start_one(tmp_path, monkey
     monkeypatch.setattr("controlroom.local.client.state_dir", lambda: tmp_path)
     assert cli.main(["approvals"]) == cli.EXIT_USAGE
     assert "controlroom up" in capsys.readouterr().err
+
+
+def _wait_all(sfn, arns):
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        described = [sfn.describe_execution(executionArn=arn) for arn in arns]
+        if all(d["status"] != "RUNNING" for d in described):
+            return described
+        time.sleep(0.05)
+    raise TimeoutError("executions still running")
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """Every definition moto's ASL parser parses from now on."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    seen: list[str] = []
+    real = AmazonStateLanguageParser.parse
+
+    def counting(definition):
+        seen.append(definition)
+        return real(definition)
+
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
+    return seen
+
+
+def test_a_definition_is_parsed_once_for_concurrent_executions(server, parses):
+    # Given a state machine (a definition no other test uses) and five executions started at once
+    sfn = _client(server, "stepfunctions")
+    definition = json.dumps(
+        {
+            "StartAt": "Tag",
+            "States": {
+                "Tag": {"Type": "Pass", "Result": "parsed-once", "ResultPath": "$.tag", "Next": "Done"},
+                "Done": {"Type": "Succeed"},
+            },
+        }
+    )
+    machine = sfn.create_state_machine(name="parse-once", definition=definition, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    parses.clear()  # creating the machine validates (parses) it; what executions parse is counted
+    arns = [
+        sfn.start_execution(stateMachineArn=machine, input=json.dumps({"n": n}))["executionArn"]
+        for n in range(5)
+    ]
+    described = _wait_all(sfn, arns)
+    # Then it was parsed once, and each execution still produced its own output from its own input
+    assert parses.count(definition) == 1
+    assert [json.loads(d["output"]) for d in described] == [{"n": n, "tag": "parsed-once"} for n in range(5)]
+
+
+def test_a_definition_with_a_map_state_is_parsed_per_execution(server, parses):
+    # Map iterations keep state on the parsed components: such a program is never shared
+    sfn = _client(server, "stepfunctions")
+    definition = json.dumps(
+        {
+            "StartAt": "Each",
+            "States": {
+                "Each": {
+                    "Type": "Map",
+                    "ItemsPath": "$.items",
+                    "ItemProcessor": {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}},
+                    "End": True,
+                }
+            },
+        }
+    )
+    machine = sfn.create_state_machine(name="map-per-run", definition=definition, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    parses.clear()  # creating the machine validates (parses) it; what executions parse is counted
+    arns = [
+        sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": [n, n + 1]}))["executionArn"]
+        for n in range(2)
+    ]
+    described = _wait_all(sfn, arns)
+    assert parses.count(definition) >= len(arns)  # each execution parsed its own
+    assert [json.loads(d["output"]) for d in described] == [[0, 1], [1, 2]]
+
+
+def test_lambda_tasks_share_one_client_per_region(server):
+    # moto's interpreter builds a boto3 client for every Lambda task; the engine shares one per region
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        clients = list(pool.map(lambda _: lambda_eval_utils.boto_client_for("us-east-1", "lambda"), range(8)))
+    assert all(client is clients[0] for client in clients)
+    assert clients[0].meta.endpoint_url.endswith(f":{server.port}")
+    assert lambda_eval_utils.boto_client_for("eu-west-1", "lambda") is not clients[0]

@@ -90,3 +90,31 @@ def test_with_tracing_disabled_the_real_tracer_is_a_no_op(aws, lambda_context):
     assert tracer.disabled
     event = state(intake=intake(), evidence=evidence(), diagnosis=diagnosis(0.9), plan=plan())
     assert run_agent(POLICY, {**event, "flow_revision": REVISION}, lambda_context)["outcome"]
+
+
+def test_the_annotations_are_structured_log_keys_too(aws, lambda_context):
+    # Given tracing disabled (no X-Ray SDK loaded), an agent run on Lambda version 3 in a known flow revision
+    from controlroom.runtime import logger
+
+    event = {
+        **state(intake=intake(), evidence=evidence(), diagnosis=diagnosis(0.9), plan=plan()),
+        "flow_revision": REVISION,
+    }
+    run_agent(POLICY, event, VersionThree())
+    # Then every log line after it carries the same keys, searchable in CloudWatch Logs Insights
+    keys = logger.get_current_keys()
+    assert {k: keys.get(k) for k in ("agent", "function_version", "flow_revision", "incident_id")} == {
+        "agent": "policy",
+        "function_version": "3",
+        "flow_revision": REVISION,
+        "incident_id": INCIDENT_ID,
+    }
+    # When the next invocation in the same process has no revision, then the old one is not logged with it
+    run_agent(
+        POLICY,
+        state(intake=intake(), evidence=evidence(), diagnosis=diagnosis(0.9), plan=plan()),
+        lambda_context,
+    )
+    keys = logger.get_current_keys()
+    assert "flow_revision" not in keys
+    assert keys["function_version"] == "$LATEST"

@@ -22,7 +22,7 @@ def _normalise_timestamp(value: object) -> object:
 
 class _EventModel(BaseModel):
     # AWS adds fields over time: accept unknown ones so a new field never drops an alarm.
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class AlarmState(_EventModel):

@@ -15,13 +15,14 @@ CONTRACT_VERSION = "1"
 class Contract(BaseModel):
     """A strict contract: unknown fields are errors, instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a handler imports many contracts and validates two or three; build each schema on first use.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class LenientInput(BaseModel):
     """An agent's view of the flow state: it reads the fields it needs and ignores the rest."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def canonical_json(value: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from controlroom.contracts import CATALOG, Diagnosis, EvidenceBundle, IncidentRef, Plan, RunSsmAutomation
 from controlroom.contracts.flow import DiagnoseInput, PlanInput
 from controlroom.llm.factory import model_deps
+from controlroom.llm.port import ToolSpec
 from controlroom.llm.prompting import load_prompt, untrusted_block
 from controlroom.llm.redaction import redact
 from controlroom.llm.schema import tool_for
@@ -22,18 +24,29 @@ from controlroom.runtime.observability import logger, metrics
 
 T = TypeVar("T")
 
-DIAGNOSE_TOOL = tool_for(
-    Diagnosis,
-    name="record_diagnosis",
-    omit=frozenset({"produced_by"}),
-    description="Record the ranked hypotheses about the incident's cause.",
-)
-PLAN_TOOL = tool_for(
-    Plan,
-    name="propose_plan",
-    omit=frozenset({"produced_by", "incident_id"}),
-    description="Propose remediation as typed actions from the action catalog.",
-)
+
+# The tools' JSON Schemas are built on the first model call, not at import: building them builds the
+# Diagnosis and Plan validators, a cold-start cost a function without a model provider never needs.
+@cache
+def diagnose_tool() -> ToolSpec:
+    """The record_diagnosis tool (Diagnosis minus produced_by)."""
+    return tool_for(
+        Diagnosis,
+        name="record_diagnosis",
+        omit=frozenset({"produced_by"}),
+        description="Record the ranked hypotheses about the incident's cause.",
+    )
+
+
+@cache
+def plan_tool() -> ToolSpec:
+    """The propose_plan tool (Plan minus produced_by and incident_id)."""
+    return tool_for(
+        Plan,
+        name="propose_plan",
+        omit=frozenset({"produced_by", "incident_id"}),
+        description="Propose remediation as typed actions from the action catalog.",
+    )
 
 
 def evidence_payload(incident: IncidentRef, evidence: EvidenceBundle) -> dict[str, Any]:
@@ -101,8 +114,9 @@ def diagnosis_task(request: DiagnoseInput, ctx: AgentContext) -> StructuredTask[
             raise ValueError(f"cited references that are not in the evidence: {unknown[:5]}")
         return diagnosis
 
-    message = _user_message(evidence_payload(request.incident, request.evidence), ctx, DIAGNOSE_TOOL.name)
-    return StructuredTask("diagnose", load_prompt("diagnose"), DIAGNOSE_TOOL, message, finalize)
+    tool = diagnose_tool()
+    message = _user_message(evidence_payload(request.incident, request.evidence), ctx, tool.name)
+    return StructuredTask("diagnose", load_prompt("diagnose"), tool, message, finalize)
 
 
 def plan_task(request: PlanInput, ctx: AgentContext) -> StructuredTask[Plan]:
@@ -126,8 +140,9 @@ def plan_task(request: PlanInput, ctx: AgentContext) -> StructuredTask[Plan]:
         "diagnosis": request.diagnosis.model_dump(mode="json"),
         "constraints": {"action_types": sorted(CATALOG), "ssm_document_allowlist": sorted(allowed_documents)},
     }
-    message = _user_message(payload, ctx, PLAN_TOOL.name)
-    return StructuredTask("plan", load_prompt("plan"), PLAN_TOOL, message, finalize)
+    tool = plan_tool()
+    message = _user_message(payload, ctx, tool.name)
+    return StructuredTask("plan", load_prompt("plan"), tool, message, finalize)
 
 
 def decide(

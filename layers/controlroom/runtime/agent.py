@@ -16,7 +16,8 @@ from controlroom.contracts import DecisionRecord, digest, utcnow
 from controlroom.errors import ContractViolation
 from controlroom.metric_names import AGENT_DURATION, AGENT_ERRORS, AGENT_INVOCATIONS, CONTRACT_VIOLATIONS
 from controlroom.runtime.context import AgentContext
-from controlroom.runtime.observability import bind_environment, logger, metrics, tracer
+from controlroom.runtime.observability import annotate as _annotate
+from controlroom.runtime.observability import bind_environment, logger, metrics
 from controlroom.runtime.stores import stores as default_stores
 from controlroom.settings import settings as load_settings
 
@@ -71,20 +72,6 @@ def _incident_of(request: BaseModel) -> tuple[str | None, Any]:
 def _flow_revision(event: Mapping[str, Any]) -> str | None:
     revision = event.get("flow_revision")
     return revision if isinstance(revision, str) and revision else None
-
-
-def _annotate(**annotations: str | None) -> None:
-    """Put X-Ray annotations (searchable in traces); skip unknown values; never fail the agent.
-
-    Powertools makes this a no-op when tracing is disabled (tests, the local engine).
-    """
-    for key, value in annotations.items():
-        if value is None:
-            continue
-        try:
-            tracer.put_annotation(key=key, value=value)
-        except Exception as exc:  # no segment, SDK trouble: a trace is worth less than the decision
-            logger.warning("trace annotation failed", annotation=key, error_type=type(exc).__name__)
 
 
 def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -1,0 +1,237 @@
+"""Cost of one hop through run_agent beside a bare pass-through hop, on the local engine (moto's interpreter).
+
+Two state machines of ``HOPS`` sequential Lambda tasks run alternately on one moto server in this process:
+one whose function is a pass-through handler (the floor of a hop: a transition, an Invoke, JSON in and
+out), one whose function is a trivial agent wrapped like every real one (Powertools decorators,
+run_agent: settings, input and output contracts, decision record, timeline step, metrics). The bound
+of issue 14 is an agent hop at most 1.5x a bare hop. DynamoDB round trips per agent hop are counted.
+
+Usage: ``python benchmarks/hop_cost.py [ROUNDS]`` (default 7).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import sys
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from controlroom.aws import reset_clients
+from controlroom.contracts import IntakeResult
+from controlroom.contracts.base import Contract, LenientInput
+from controlroom.local import executor
+from controlroom.local.server import local_client, start_server
+from controlroom.local.world import load_event, restamp
+from controlroom.runtime import AgentContext, AgentSpec, logger, metrics, run_agent, tracer
+from controlroom.settings import Settings
+from controlroom.store.tables import create_tables
+from dynamo_meter import DynamoMeter
+
+REPO = Path(__file__).resolve().parents[1]
+ROUNDS = 7
+HOPS = 8
+BOUND = 1.5
+ROLE = "arn:aws:iam::123456789012:role/controlroom-bench"
+TABLES = {"CHECKPOINT_TABLE": "bench-checkpoint", "AUDIT_TABLE": "bench-audit"}
+# The audit chain's HMAC key, when the runtime keys its chain heads (AUDIT_KEY_ID); filled in by main().
+_KEY: dict[str, str] = {}
+
+
+class HopInput(LenientInput):
+    """The flow state after Intake, as every later agent reads it."""
+
+    intake: IntakeResult
+
+
+class HopOutput(Contract):
+    incident_id: str
+
+
+def _pass_on(request: HopInput, ctx: AgentContext) -> HopOutput:
+    assert request.intake.incident is not None
+    return HopOutput(incident_id=request.intake.incident.incident_id)
+
+
+HOP = AgentSpec(name="hop", input_model=HopInput, output_model=HopOutput, logic=_pass_on)
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def agent_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run_agent(HOP, event, context)
+
+
+def bare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"incident_id": event["intake"]["incident"]["incident_id"]}
+
+
+calls: Counter[str] = Counter()
+
+
+def _count_call(model: Any, **_: Any) -> None:
+    calls[f"{model.service_model.service_id} {model.name}"] += 1
+
+
+def _register(agent: str, handler: Any) -> None:
+    # The executor imports functions/<agent>/handler.py once and keeps the module; these two live here.
+    module = ModuleType(f"controlroom_function_{agent}")
+    module.handler = handler  # type: ignore[attr-defined]
+    executor._MODULES[agent] = module
+
+
+def _function(lambda_: Any, name: str, agent: str) -> str:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    response = lambda_.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="handler.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Timeout=30,
+        MemorySize=512,
+        Environment={"Variables": {**TABLES, **_KEY, "AGENT_NAME": agent, "ENVIRONMENT": "bench"}},
+    )
+    return str(response["FunctionArn"])
+
+
+def _machine(sfn: Any, name: str, function_arn: str) -> str:
+    states = {
+        f"Hop{i}": {
+            "Type": "Task",
+            "Resource": function_arn,
+            "ResultPath": f"$.hop{i}",
+            **({"Next": f"Hop{i + 1}"} if i < HOPS else {"End": True}),
+        }
+        for i in range(1, HOPS + 1)
+    }
+    definition = {"StartAt": "Hop1", "States": states}
+    response = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)
+    return str(response["stateMachineArn"])
+
+
+def _run(sfn: Any, machine: str, state: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(state))["executionArn"]
+    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    if status != "SUCCEEDED":
+        raise RuntimeError(f"{machine}: {status}")
+    return elapsed
+
+
+def _opened_state(lambda_: Any, function_name: str) -> dict[str, Any]:
+    event = restamp(load_event(REPO / "events" / "alarm_lambda_errors.json"))
+    payload = lambda_.invoke(FunctionName=function_name, Payload=json.dumps({"event": event}))["Payload"]
+    intake = json.loads(payload.read())
+    if intake.get("outcome") != "opened":
+        raise RuntimeError(f"intake did not open an incident: {intake}")
+    return {"intake": intake}
+
+
+def main(rounds: int = ROUNDS) -> int:
+    server = start_server(0)
+    try:
+        boto3.setup_default_session()
+        # The meter sizes updated items through a session of its own, so its reads are not metered.
+        reader = boto3.Session().client(
+            "dynamodb",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        meter = DynamoMeter(reader).install(boto3.DEFAULT_SESSION.events)  # type: ignore[union-attr]
+        boto3.DEFAULT_SESSION.events.register("before-call", _count_call)  # type: ignore[union-attr]
+        reset_clients()
+        dynamodb = boto3.resource(
+            "dynamodb",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        create_tables(dynamodb, TABLES["CHECKPOINT_TABLE"], TABLES["AUDIT_TABLE"])
+        lambda_, sfn = local_client("lambda", server.url), local_client("stepfunctions", server.url)
+        trust = {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ]
+        }
+        local_client("iam", server.url).create_role(
+            RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust)
+        )
+        if "AUDIT_KEY_ID" in Settings.model_fields:
+            key = local_client("kms", server.url).create_key(
+                KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+            )
+            _KEY["AUDIT_KEY_ID"] = key["KeyMetadata"]["Arn"]
+        _register("hop_bare", bare_handler)
+        _register("hop_agent", agent_handler)
+        _function(lambda_, "bench-intake", "intake")
+        machines = {
+            "bare": _machine(sfn, "bench-bare", _function(lambda_, "bench-bare", "hop_bare")),
+            "agent": _machine(sfn, "bench-agent", _function(lambda_, "bench-agent", "hop_agent")),
+        }
+        state = _opened_state(lambda_, "bench-intake")
+        for machine in machines.values():  # imports, client creation, first schema builds: not measured
+            _run(sfn, machine, state)
+        seconds: dict[str, list[float]] = {"bare": [], "agent": []}
+        meter.reset()
+        calls.clear()
+        for _ in range(rounds):
+            for kind, machine in machines.items():
+                seconds[kind].append(_run(sfn, machine, state) / HOPS)
+        usage = meter.snapshot()
+    finally:
+        server.stop()
+    bare, agent = seconds["bare"], seconds["agent"]
+    per_round = [a / b for a, b in zip(agent, bare, strict=True)]
+    ratio = statistics.median(agent) / statistics.median(bare)
+    agent_hops = rounds * HOPS
+    print(f"one hop on the local engine: median [min-max] of {rounds} alternating rounds of {HOPS} hops each")
+    for kind, values in seconds.items():
+        print(
+            f"  {kind + ' hop':<10} {statistics.median(values) * 1000:6.1f} ms "
+            f"[{min(values) * 1000:5.1f}-{max(values) * 1000:5.1f}]"
+        )
+    verdict = "ok" if ratio <= BOUND else f"OVER x{BOUND}"
+    print(
+        f"  agent / bare x{ratio:.2f} [{min(per_round):.2f}-{max(per_round):.2f}] (bound x{BOUND}) {verdict}"
+    )
+    trips = {op: u.calls / agent_hops for op, u in sorted(usage.items())}
+    print(
+        f"  DynamoDB round trips per agent hop: {sum(trips.values()):.1f} "
+        f"({', '.join(f'{op} {n:.1f}' for op, n in trips.items())})"
+    )
+    others = {
+        name: n / agent_hops
+        for name, n in sorted(calls.items())
+        if not name.startswith(("DynamoDB", "Lambda", "SFN"))
+    }
+    if others:
+        print(
+            f"  other AWS round trips per agent hop: {', '.join(f'{name} {n:.1f}' for name, n in others.items())}"
+        )
+    return 0 if ratio <= BOUND else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS))

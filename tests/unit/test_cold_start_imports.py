@@ -1,0 +1,84 @@
+"""Handlers load as Lambda loads them without the X-Ray SDK or anthropic; the tracer comes at the first traced call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HANDLERS = sorted((REPO / "functions").glob("*/handler.py"))
+HEAVY = ("aws_xray_sdk", "anthropic")
+_IMPORT = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[2].split(",")))))
+"""
+# A handler under tracing Active, invoked once: which heavy modules are loaded before and after, and
+# the annotations on the segment the handler runs in.
+_TRACED_CALL = """
+import json, sys
+from controlroom.runtime import tracer
+loaded_at_import = "aws_xray_sdk" in sys.modules
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    tracer.put_annotation(key="incident_id", value=event["incident_id"])
+    from aws_xray_sdk.core import xray_recorder
+    return dict(xray_recorder.current_subsegment().annotations)
+
+class Context:
+    function_name = "controlroom-test"
+    aws_request_id = "req-1"
+
+annotations = handler({"incident_id": "inc-1"}, Context())
+print(json.dumps({"at_import": loaded_at_import, "annotations": annotations, "disabled": tracer.disabled}))
+"""
+
+
+def _lambda_env(tmp_path: Path) -> dict[str, str]:
+    # As Lambda runs a function with tracing Active: LAMBDA_TASK_ROOT set, POWERTOOLS_TRACE_DISABLED unset.
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    return {
+        **env,
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "AWS_LAMBDA_FUNCTION_NAME": "controlroom-test",
+        "PYTHONPATH": str(REPO / "layers"),
+    }
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=[path.parent.name for path in HANDLERS])
+def test_a_handler_loads_without_the_xray_sdk_or_anthropic(handler: Path, tmp_path: Path) -> None:
+    # When Lambda imports the handler module (init phase), tracing Active
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT, str(handler), ",".join(HEAVY)],
+        env=_lambda_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Then neither the X-Ray SDK nor the model SDK was imported
+    assert json.loads(result.stdout) == []
+
+
+def test_with_tracing_active_the_first_call_is_traced_and_annotated(tmp_path: Path) -> None:
+    # Given a function with tracing Active and an X-Ray trace header from Lambda
+    env = {
+        **_lambda_env(tmp_path),
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",  # segments go out over UDP; nothing needs to listen
+    }
+    # When the handler is imported and then invoked
+    result = subprocess.run(
+        [sys.executable, "-c", _TRACED_CALL], env=env, capture_output=True, text=True, check=True
+    )
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    # Then the SDK was not loaded at import, and the call ran in a handler subsegment carrying the annotation
+    assert outcome["at_import"] is False
+    assert outcome["disabled"] is False
+    assert outcome["annotations"]["incident_id"] == "inc-1"
