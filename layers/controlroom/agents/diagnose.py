@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from controlroom.contracts import ChangeRecord, Diagnosis, EvidenceBundle, Hypothesis, IncidentRef
+from controlroom.agents.diagnose_graph import graph_hypotheses, ranked_candidates
 from controlroom.contracts.flow import DiagnoseInput
 from controlroom.llm import diagnose_with_model, with_notes
 from controlroom.runtime import AgentContext, AgentSpec
@@ -112,17 +113,24 @@ def fallback_diagnosis(request: DiagnoseInput, change_window_minutes: int | None
     Returns
     -------
     Diagnosis
-        ``produced_by="fallback"``; "recent_change"/"deployment_in_progress" when a change explains the
-        alarm, otherwise "resource_saturation" or "unknown".
+        ``produced_by="fallback"``, with the ranked service-graph candidates when Evidence found a graph
+        (one hypothesis per top candidate, each naming the resource it blames); "recent_change" /
+        "deployment_in_progress" when a change to the alarmed resource explains the alarm, otherwise
+        "resource_saturation" or "unknown".
     """
     incident = request.incident
     if change_window_minutes is None:
         change_window_minutes = load_settings().CHANGE_WINDOW_MINUTES
-    hypotheses = _change_hypotheses(incident, request.evidence, change_window_minutes)
+    candidates = ranked_candidates(incident, request.evidence)
+    # Graph hypotheses first: on equal confidence the node the ranking blames beats the alarmed one.
+    hypotheses = [
+        *graph_hypotheses(incident, request.evidence, candidates),
+        *_change_hypotheses(incident, request.evidence, change_window_minutes),
+    ]
     if not hypotheses:
         hypotheses = [_residual_hypothesis(incident, request.evidence)]
     ranked = sorted(hypotheses, key=lambda hypothesis: hypothesis.confidence, reverse=True)
-    return Diagnosis(hypotheses=ranked[:_MAX_HYPOTHESES], produced_by="fallback")
+    return Diagnosis(hypotheses=ranked[:_MAX_HYPOTHESES], produced_by="fallback", candidates=candidates[:20])
 
 
 def diagnose(request: DiagnoseInput, ctx: AgentContext) -> Diagnosis:
