@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from controlroom.contracts import ChangeRecord, Diagnosis, EvidenceBundle, Hypothesis, IncidentRef
 from controlroom.agents.diagnose_graph import graph_hypotheses, ranked_candidates
+from controlroom.contracts import ChangeRecord, Diagnosis, EvidenceBundle, Hypothesis, IncidentRef
 from controlroom.contracts.flow import DiagnoseInput
 from controlroom.llm import diagnose_with_model, with_notes
 from controlroom.runtime import AgentContext, AgentSpec

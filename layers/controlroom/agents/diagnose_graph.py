@@ -78,7 +78,9 @@ def blamed_of(candidate: Candidate, incident: IncidentRef) -> BlamedResource:
     )
 
 
-def graph_hypotheses(incident: IncidentRef, evidence: EvidenceBundle, candidates: list[Candidate]) -> list[Hypothesis]:
+def graph_hypotheses(
+    incident: IncidentRef, evidence: EvidenceBundle, candidates: list[Candidate]
+) -> list[Hypothesis]:
     """One hypothesis per top candidate, confidence scaled by score and non-increasing."""
     if not candidates or candidates[0].score <= 0:
         return []

@@ -69,7 +69,9 @@ class CallCounter:
 def _lookup_events(events: list[dict[str, Any]]) -> Callable[..., Any]:
     def answer(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
         sources = {
-            a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventSource"
+            a["AttributeValue"]
+            for a in params.get("LookupAttributes", [])
+            if a["AttributeKey"] == "EventSource"
         }
         start, end = params.get("StartTime"), params.get("EndTime")
         found = [
@@ -121,7 +123,11 @@ def stub_client(service: str, answers: dict[str, Callable[..., Any]], counter: C
 
 def _xray_answer(services: list[dict[str, Any]]) -> Callable[..., Any]:
     def answer(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
-        return _http_ok(), {"Services": services, "StartTime": params["StartTime"], "EndTime": params["EndTime"]}
+        return _http_ok(), {
+            "Services": services,
+            "StartTime": params["StartTime"],
+            "EndTime": params["EndTime"],
+        }
 
     return answer
 
@@ -139,7 +145,10 @@ def _datums(source: Source, latency: float | None, requests: float | None, avail
             return None
         count = requests if requests else 1.0
         ms = latency * 1000.0
-        return {**base, "StatisticValues": {"SampleCount": count, "Sum": ms * count, "Minimum": ms, "Maximum": ms}}
+        return {
+            **base,
+            "StatisticValues": {"SampleCount": count, "Sum": ms * count, "Minimum": ms, "Maximum": ms},
+        }
     if source.metric_name == "Duration":
         return None if latency is None else {**base, "Value": latency * 1000.0}
     if source.metric_name == "Invocations":
@@ -205,12 +214,12 @@ def serve_metrics(
     put_metrics(cloudwatch, normal, sources, shift - shift % period, rows)
 
 
-def clients_for(
-    incident: RcaIncident, counter: CallCounter, with_changes: bool
-) -> Callable[[str], Any]:
+def clients_for(incident: RcaIncident, counter: CallCounter, with_changes: bool) -> Callable[[str], Any]:
     """``service -> client`` for the Evidence tools: moto for what moto has, stubs for X-Ray and CloudTrail."""
     stubs = {
-        "xray": stub_client("xray", {"GetServiceGraph": _xray_answer(xray_services(incident.scenario))}, counter),
+        "xray": stub_client(
+            "xray", {"GetServiceGraph": _xray_answer(xray_services(incident.scenario))}, counter
+        ),
         "cloudtrail": stub_client(
             "cloudtrail",
             {"LookupEvents": _lookup_events(list(incident.change_events) if with_changes else [])},
@@ -228,5 +237,3 @@ def clients_for(
         return cache[service]
 
     return clients
-
-
