@@ -122,7 +122,7 @@ def layout(tmp_path: Path) -> Path:
     scenario.mkdir()
     with (scenario / "graph.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([""] + list(NODES))
+        writer.writerow(["", *NODES])
         for caller in NODES:
             writer.writerow([caller] + [1 if (caller, callee) in EDGES else 0 for callee in NODES])
     inventory = {
@@ -269,7 +269,6 @@ def test_graph_metrics_are_batched_at_500_queries_and_nodes_without_data_are_nam
         )
         counter = rca_serve.CallCounter()
         cloudwatch.meta.events.register("before-parameter-build.*.*", counter)
-        _, ref = None, None
         from controlroom.contracts.incident import AlarmSummary
 
         alarm = AlarmSummary(
