@@ -73,4 +73,5 @@ def test_evidence_tool_failure_degrades_but_completes(client):
     evidence = next(r for r in client.timeline(incident_id) if r.agent == "evidence")
     assert evidence.status == "ok"
     missing = evidence.output["missing"]
-    assert [m["tool"] for m in missing] and all("log" in m["tool"] for m in missing)
+    # (the demo account has no traces and declares no topology: the service graph is missing too)
+    assert [m["tool"] for m in missing] and all("log" in m["tool"] or m["tool"] == "graph" for m in missing)
