@@ -41,7 +41,7 @@ ALARM_AT = 1_700_000_000
 
 
 def _write_metrics(path: Path, rows: list[tuple[float, dict[str, tuple[float, float, float]]]]) -> None:
-    """rows: (timestamp, {node: (latency_s, requests, availability)})."""
+    """rows: (timestamp, {node: (latency_s, requests, availability_percent)})."""
     nodes = list(NODES)
     header = [["microservice"], ["metric"], ["statistic"]]
     for node in nodes:
@@ -61,10 +61,10 @@ def _write_metrics(path: Path, rows: list[tuple[float, dict[str, tuple[float, fl
 def _healthy(step: int) -> dict[str, tuple[float, float, float]]:
     wobble = 0.002 * (step % 3)
     return {
-        FRONT: (0.20 + wobble, 100.0, 1.0),
-        WORKER_SVC: (0.08 + wobble, 100.0, 1.0),
-        WORKER: (0.05 + wobble, 100.0, 1.0),
-        TABLE: (0.01 + wobble / 10, 50.0, 1.0),
+        FRONT: (0.20 + wobble, 100.0, 100.0),
+        WORKER_SVC: (0.08 + wobble, 100.0, 100.0),
+        WORKER: (0.05 + wobble, 100.0, 100.0),
+        TABLE: (0.01 + wobble / 10, 50.0, 100.0),
     }
 
 
@@ -140,9 +140,9 @@ def layout(tmp_path: Path) -> Path:
     for i in range(6):
         values = _healthy(i)
         if i >= 2:
-            values[WORKER] = (2.0 + 0.1 * i, 100.0, 1.0)
-            values[WORKER_SVC] = (2.05 + 0.1 * i, 100.0, 1.0)
-            values[FRONT] = (2.2 + 0.1 * i, 100.0, 1.0)
+            values[WORKER] = (2.0 + 0.1 * i, 100.0, 100.0)
+            values[WORKER_SVC] = (2.05 + 0.1 * i, 100.0, 100.0)
+            values[FRONT] = (2.2 + 0.1 * i, 100.0, 100.0)
         rows.append((start + 300 * i, values))
     _write_metrics(issue / "metrics.csv", rows)
     (issue / "target.json").write_text(

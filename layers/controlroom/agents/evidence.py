@@ -8,16 +8,17 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from controlroom import aws
-from controlroom.contracts import ChangeRecord, EvidenceBundle, IncidentRef, LogSample, MissingEvidence
+from controlroom.contracts import EvidenceBundle, IncidentRef, LogSample, MissingEvidence
 from controlroom.contracts.flow import EvidenceInput
 from controlroom.contracts.graph import GraphChange, GraphMetrics, MetricWindow, ServiceGraph
 from controlroom.errors import TimeBudgetExceeded
 from controlroom.runtime import AgentContext, AgentSpec
 from controlroom.settings import Settings
-from controlroom.tools.evidence_changes import fetch_changes, lambda_changes
+from controlroom.tools.evidence_changes import fetch_changes
 from controlroom.tools.evidence_common import NotApplicable
 from controlroom.tools.evidence_graph import fetch_service_graph
 from controlroom.tools.evidence_graph_metrics import fetch_graph_metrics
+from controlroom.tools.evidence_graph_versions import function_versions
 from controlroom.tools.evidence_logs import fetch_log_samples, log_group_of
 from controlroom.tools.evidence_metrics import fetch_metric_series
 from controlroom.tools.evidence_tags import fetch_resource_tags
@@ -107,36 +108,6 @@ def _graph_evidence(
     return graph, metrics[0] if metrics else None, changes or []
 
 
-_LAMBDA_CHANGES = frozenset({"lambda_code", "lambda_configuration", "lambda_alias"})
-_MAX_CHANGED_FUNCTIONS = 5
-DEFAULT_ALIAS = "live"
-
-
-def changed_function_records(
-    lambda_client: Any, incident: IncidentRef, changes: list[GraphChange], start: datetime
-) -> list[ChangeRecord]:
-    """Version records (what the alias serves, what came before) of the graph's changed functions.
-
-    Plan needs them to roll back a function the diagnosis blames; the alarmed function's own
-    record is already read by the ``changes`` tool.
-    """
-    names = sorted(
-        {
-            change.resource_name
-            for change in changes
-            if change.kind in _LAMBDA_CHANGES
-            and change.node_ids
-            and change.resource_name != incident.resource.name
-        }
-    )[:_MAX_CHANGED_FUNCTIONS]
-    fired_at = incident.alarm.fired_at
-    return [
-        record
-        for name in names
-        for record in lambda_changes(lambda_client, name, DEFAULT_ALIAS, start, fired_at)
-    ]
-
-
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -183,15 +154,17 @@ def collect_evidence(
     )
     tags = _gather(ctx, "tags", missing, lambda: fetch_resource_tags(clients, resource, account, region))
     graph, graph_metrics, graph_changes = _graph_evidence(incident, ctx, clients, missing)
-    if graph_changes:
+    if graph is not None:
         graph_start = fired_at - timedelta(minutes=settings.GRAPH_CHANGE_WINDOW_MINUTES)
-        records = _gather(
+        found = _gather(
             ctx,
-            "graph_change_versions",
+            "graph_function_versions",
             missing,
-            lambda: changed_function_records(clients("lambda"), incident, graph_changes, graph_start),
+            lambda: [function_versions(clients("lambda"), incident, graph, graph_changes, graph_start)],
         )
-        changes = [*(changes or []), *(records or [])]
+        if found:
+            changes = [*(changes or []), *found[0][0]]
+            graph_changes = [*graph_changes, *found[0][1]]
     return EvidenceBundle(
         window_start=start,
         window_end=end,

@@ -137,7 +137,7 @@ def _values(table: MetricTable, node: str, metric: str, statistic: str) -> list[
 
 
 def _datums(source: Source, latency: float | None, requests: float | None, availability: float | None) -> Any:
-    """The one datum ``source`` holds for a period, from the dataset's latency (s), requests, availability."""
+    """The one datum ``source`` holds for a period, from the dataset's latency (s), requests, availability (%)."""
     dimensions = [{"Name": k, "Value": v} for k, v in source.dimensions]
     base = {"MetricName": source.metric_name, "Dimensions": dimensions}
     if source.metric_name in ("Latency", "SuccessfulRequestLatency") and source.stat == "Average":
@@ -156,7 +156,7 @@ def _datums(source: Source, latency: float | None, requests: float | None, avail
     if source.metric_name in ("Errors", "SystemErrors"):
         if requests is None or availability is None:
             return None
-        return {**base, "Value": requests * (1.0 - availability)}
+        return {**base, "Value": requests * (1.0 - availability / 100.0)}
     if source.metric_name == "Availability":
         return None if availability is None else {**base, "Value": availability}
     return None  # Fault, and the SampleCount twin of a latency source: carried by the datums above

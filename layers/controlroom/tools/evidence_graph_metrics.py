@@ -16,7 +16,8 @@ dynamodb_table     AWS/DynamoDB         TableName                           Succ
 any other kind     ApplicationSignals   Service (node name), Environment    Latency (Average) -> latency,
                                                                             its SampleCount -> requests;
                                                                             Fault (Average) -> errors;
-                                                                            Availability (Average)
+                                                                            Availability (Average, %)
+                                                                            -> availability / 100
 =================  ===================  ==================================  ==============================
 
 Application Signals keys a service by (Service, Environment). The alarmed node uses the alarm's own
@@ -155,6 +156,8 @@ def fetch_window(
 def _derive(raw: dict[str, Points]) -> dict[str, Points]:
     """latency/requests/errors/availability from the raw statistics (error counts become rates)."""
     series = {key: points for key, points in raw.items() if key != "error_count" and points}
+    if "availability" in series:  # Application Signals reports availability in percent
+        series["availability"] = {t: value / 100.0 for t, value in series["availability"].items()}
     counts, requests = raw.get("error_count", {}), raw.get("requests", {})
     if counts and requests:
         series["errors"] = {t: counts[t] / requests[t] for t in sorted(counts) if requests.get(t)}
