@@ -8,6 +8,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("import_time.py", "incident_cost.py", "deployment_cost.py"):
+for script in ("import_time.py", "incident_cost.py", "deployment_cost.py", "rca_petshop.py"):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)

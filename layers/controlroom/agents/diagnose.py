@@ -138,8 +138,15 @@ def diagnose(request: DiagnoseInput, ctx: AgentContext) -> Diagnosis:
     diagnosis = diagnose_with_model(
         request, ctx, lambda req: fallback_diagnosis(req, ctx.settings.CHANGE_WINDOW_MINUTES)
     )
-    ctx.summary = with_notes(ctx, f"{diagnosis.top.cause} ({diagnosis.top.confidence:.2f})")
+    ctx.summary = with_notes(ctx, summarise_diagnosis(diagnosis))
     return diagnosis
+
+
+def summarise_diagnosis(diagnosis: Diagnosis) -> str:
+    """E.g. "recent_change (0.85), blames lambda_function checkout-api" (the timeline's line)."""
+    top = diagnosis.top
+    blamed = f", blames {top.blamed.kind} {top.blamed.name}" if top.blamed is not None else ""
+    return f"{top.cause} ({top.confidence:.2f}){blamed}"
 
 
 DIAGNOSE: AgentSpec[DiagnoseInput, Diagnosis] = AgentSpec(
@@ -147,6 +154,6 @@ DIAGNOSE: AgentSpec[DiagnoseInput, Diagnosis] = AgentSpec(
     input_model=DiagnoseInput,
     output_model=Diagnosis,
     logic=diagnose,
-    summarise=lambda diagnosis: f"{diagnosis.top.cause} ({diagnosis.top.confidence:.2f})",
+    summarise=summarise_diagnosis,
     confidence_of=lambda diagnosis: diagnosis.confidence,
 )
