@@ -61,20 +61,23 @@ def _bundle(incident, broken: str, with_change: bool) -> EvidenceBundle:
         ],
         edges=[GraphEdge(caller=FRONT, callee=WORKER), GraphEdge(caller=FRONT, callee=TABLE)],
     )
+    # Every node reports errors and latency; the broken one and the alarmed front end go bad in the
+    # metric the cause moves (errors for a bad deploy, latency for load), and the front end's errors follow.
+    moved = "latency" if broken == TABLE else "errors"
+    normals = {
+        "errors": [0.01, 0.012, 0.011, 0.01, 0.013, 0.012] * 4,
+        "latency": [10.0, 11, 10.5, 10.2, 11.1, 10.7] * 4,
+    }
     series = []
     for node in (FRONT, WORKER, TABLE):
-        bad = node in (FRONT, broken)
-        metric = "latency" if broken == TABLE else "errors"
-        normal = (
-            [0.01, 0.012, 0.011, 0.01, 0.013, 0.012] * 4
-            if metric == "errors"
-            else [10.0, 11, 10.5, 10.2, 11.1, 10.7] * 4
-        )
-        incident_values = normal[:6] if not bad else [normal[0], normal[1], *(v * 30 for v in normal[2:6])]
-        series += [
-            _series(node, metric, "baseline", normal, fired - timedelta(hours=1)),
-            _series(node, metric, "incident", incident_values, fired + timedelta(minutes=5)),
-        ]
+        # A table reports no error series while it has none (DynamoDB publishes SystemErrors when they occur).
+        for metric, normal in normals.items() if node != TABLE else [("latency", normals["latency"])]:
+            bad = (node == broken and metric == moved) or node == FRONT
+            values = [normal[0], normal[1], *(v * 30 for v in normal[2:6])] if bad else normal[:6]
+            series += [
+                _series(node, metric, "baseline", normal, fired - timedelta(hours=1)),
+                _series(node, metric, "incident", values, fired + timedelta(minutes=5)),
+            ]
     changes = (
         [
             GraphChange(
@@ -128,12 +131,39 @@ def test_a_bad_deploy_downstream_is_blamed_and_its_alias_rolled_back_not_the_ala
     )
 
 
-def test_load_on_the_table_without_a_change_rolls_nothing_back():
+def test_a_blamed_table_under_load_only_notifies_even_with_a_version_record_of_another_function():
+    # Given a diagnosis that blames the table (no change), and Evidence holding pricing's version record
     incident = incident_for()
-    diagnosis, plan = _plan_for(incident, _bundle(incident, TABLE, with_change=False))
-    assert diagnosis.top.blamed is not None and diagnosis.top.blamed.node_id == TABLE
-    assert diagnosis.top.cause == "resource_saturation"
-    assert isinstance(plan.actions[0], NotifyOnly)
+    evidence = _bundle(incident, WORKER, with_change=True)
+    blamed = BlamedResource(kind="dynamodb_table", name="carts", node_id=TABLE)
+    hypothesis = Hypothesis(
+        cause="resource_saturation", summary="carts is slow", confidence=0.65, blamed=blamed
+    )
+    request = PlanInput(
+        intake=IntakeResult(outcome="opened", incident=incident),
+        evidence=evidence,
+        diagnosis=Diagnosis(hypotheses=[hypothesis], produced_by="fallback"),
+    )
+    # Then nothing is rolled back: neither the table (no runbook) nor the unrelated function
+    assert isinstance(fallback_plan(request).actions[0], NotifyOnly)
+
+
+def test_a_recent_change_blamed_on_a_function_without_its_version_record_only_notifies():
+    incident = incident_for()
+    # Given Evidence holding only the alarmed checkout-api's new version, and a diagnosis blaming pricing
+    alarmed_change = change("lambda_version", "change:lambda_version:2", "checkout-api", "2", "1")
+    evidence = _bundle(incident, WORKER, with_change=False).model_copy(update={"changes": [alarmed_change]})
+    blamed = BlamedResource(kind="lambda_function", name="pricing", node_id=WORKER)
+    hypothesis = Hypothesis(
+        cause="recent_change", summary="pricing changed", confidence=0.85, blamed=blamed, change_ref=None
+    )
+    request = PlanInput(
+        intake=IntakeResult(outcome="opened", incident=incident),
+        evidence=evidence,
+        diagnosis=Diagnosis(hypotheses=[hypothesis], produced_by="fallback"),
+    )
+    # Then the alarmed checkout-api is not rolled back (it is not what is blamed), nor is pricing (no version)
+    assert isinstance(fallback_plan(request).actions[0], NotifyOnly)
 
 
 def test_the_model_may_not_blame_a_node_outside_the_candidates():
