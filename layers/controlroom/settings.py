@@ -34,7 +34,9 @@ class Settings(BaseModel):
     GRAPH_PARAMETER_READERS: str = Field(
         "", description='JSON {"<parameter or appconfig:<app> glob>": ["<node id or name>", ...]}.'
     )
-    GRAPH_AFTER_ALARM_MINUTES: int = Field(15, ge=0, le=120, description="Incident window past the alarm.")
+    GRAPH_AFTER_ALARM_MINUTES: int = Field(
+        20, ge=0, le=120, description="Incident window past the alarm (only a re-read sees data past now)."
+    )
     GRAPH_BASELINE_MINUTES: int = Field(180, ge=5, le=20160, description="Length of the baseline window.")
     GRAPH_BASELINE_OFFSET_MINUTES: int = Field(
         0, ge=0, le=20160, description="Gap between the baseline's end and the incident window's start."
