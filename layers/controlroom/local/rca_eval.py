@@ -108,7 +108,7 @@ def run_incident(incident: RcaIncident, with_changes: bool = True) -> IncidentRe
 
     started = time.perf_counter()
     settings = _settings(incident)
-    with mock_aws():
+    with mock_aws(), rca_serve.indexed_metric_reads():
         event = parse_alarm_event(incident.alarm_event or synthesized_alarm(incident))
         ref = build_incident(event, settings, utcnow())
         nodes = rca_serve.graph_nodes(incident.scenario)
