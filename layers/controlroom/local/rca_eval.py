@@ -104,6 +104,7 @@ def run_incident(incident: RcaIncident, with_changes: bool = True) -> IncidentRe
     from controlroom.runtime import AgentContext
     from controlroom.runtime.stores import Stores
     from controlroom.store import DynamoAuditLog, DynamoCheckpointStore
+    from controlroom.store.audit_key import KmsChainKey
     from controlroom.tools.evidence_graph import root_of
 
     started = time.perf_counter()
@@ -127,7 +128,8 @@ def run_incident(incident: RcaIncident, with_changes: bool = True) -> IncidentRe
         clients = rca_serve.clients_for(incident, counter, with_changes)
         # No table is touched by Evidence or Diagnose without a model; the stores only satisfy the context.
         table = boto3.resource("dynamodb", region_name=rca_serve.REGION).Table("unused")
-        stores = Stores(checkpoint=DynamoCheckpointStore(table), audit=DynamoAuditLog(table))
+        audit = DynamoAuditLog(table, KmsChainKey(boto3.client("kms", region_name=rca_serve.REGION), "unused"))
+        stores = Stores(checkpoint=DynamoCheckpointStore(table), audit=audit)
 
         def context(agent: str) -> AgentContext:
             return AgentContext(
