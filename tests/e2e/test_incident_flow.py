@@ -73,7 +73,4 @@ def test_evidence_tool_failure_degrades_but_completes(client):
     evidence = next(r for r in client.timeline(incident_id) if r.agent == "evidence")
     assert evidence.status == "ok"
     missing = evidence.output["missing"]
-    # (moto serves no CloudTrail LookupEvents: the graph's change feed is missing locally too)
-    assert [m["tool"] for m in missing] and all(
-        "log" in m["tool"] or m["tool"] == "graph_changes" for m in missing
-    )
+    assert [m["tool"] for m in missing] and all("log" in m["tool"] for m in missing)
