@@ -128,7 +128,9 @@ def run_incident(incident: RcaIncident, with_changes: bool = True) -> IncidentRe
         clients = rca_serve.clients_for(incident, counter, with_changes)
         # No table is touched by Evidence or Diagnose without a model; the stores only satisfy the context.
         table = boto3.resource("dynamodb", region_name=rca_serve.REGION).Table("unused")
-        audit = DynamoAuditLog(table, KmsChainKey(boto3.client("kms", region_name=rca_serve.REGION), "unused"))
+        audit = DynamoAuditLog(
+            table, KmsChainKey(boto3.client("kms", region_name=rca_serve.REGION), "unused")
+        )
         stores = Stores(checkpoint=DynamoCheckpointStore(table), audit=audit)
 
         def context(agent: str) -> AgentContext:
