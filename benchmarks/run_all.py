@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Each prints its own figures and bound; all run even when one misses, so the whole picture is printed.
-SCRIPTS = ("import_time.py", "hop_cost.py", "incident_cost.py", "deployment_cost.py")
+SCRIPTS = ("import_time.py", "hop_cost.py", "incident_cost.py", "deployment_cost.py", "rca_petshop.py")
 
 missed = []
 for script in SCRIPTS:

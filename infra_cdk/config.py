@@ -100,6 +100,19 @@ class EnvironmentConfig(BaseModel):
         description="Concurrent executions reserved for Intake (an alarm storm cannot starve the account, and "
         "the rest of the account cannot starve Intake); null = none (accounts with a concurrency quota of 10).",
     )
+    graph_topology: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Declared service graph for Evidence where X-Ray has none: {"nodes": [{"node_id", "name", '
+        '"kind", "arn"?}], "edges": [["caller", "callee"], ...]}; empty = X-Ray only.',
+    )
+    graph_parameter_readers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Which graph nodes may read an SSM parameter or AppConfig application: {"/app/*": '
+        '["node id or name", ...], "appconfig:<application-id>": [...]} (glob patterns).',
+    )
+    graph_baseline_minutes: int = Field(
+        180, ge=5, le=20160, description="Length of the normal-operation window Evidence compares against."
+    )
     ssm_documents: list[str] = Field(
         default_factory=lambda: ["AWS-RestartEC2Instance"],
         description="SSM Automation documents Execute may start (IAM and SSM_DOCUMENT_ALLOWLIST).",

@@ -70,7 +70,8 @@ AGENT_WILDCARDS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 STAR_REASON = (
     "Resource '*' only for actions without resource-level permissions: X-Ray trace writes, "
-    "cloudwatch:GetMetricData, ecs:ListTaskDefinitions, states:SendTask* (task tokens), "
+    "cloudwatch:GetMetricData, ecs:ListTaskDefinitions, xray:GetServiceGraph, cloudtrail:LookupEvents, "
+    "states:SendTask* (task tokens), "
     "and Step Functions log delivery."
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -70,6 +71,7 @@ def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, 
     """Environment variables of one agent; names are controlroom.settings.Settings fields."""
     return {
         **(deploy_environment(config) if agent in DEPLOY_AGENTS else {}),
+        **(_graph_environment(config) if agent == "evidence" else {}),
         "ENVIRONMENT": env_name,
         "AUTONOMY_MODE": config.autonomy_mode.value,
         "CHECKPOINT_TABLE": res.checkpoint_table.table_name,
@@ -87,6 +89,19 @@ def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, 
         "POWERTOOLS_SERVICE_NAME": "controlroom",
         "POWERTOOLS_METRICS_NAMESPACE": "Controlroom",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+def _graph_environment(config: EnvironmentConfig) -> dict[str, str]:
+    """Evidence's service-graph settings: the declared topology and parameter readers (JSON), the baseline."""
+    return {
+        "GRAPH_TOPOLOGY": json.dumps(config.graph_topology, sort_keys=True) if config.graph_topology else "",
+        "GRAPH_PARAMETER_READERS": (
+            json.dumps(config.graph_parameter_readers, sort_keys=True)
+            if config.graph_parameter_readers
+            else ""
+        ),
+        "GRAPH_BASELINE_MINUTES": str(config.graph_baseline_minutes),
     }
 
 

@@ -127,8 +127,17 @@ def _publish(res: Resources) -> iam.PolicyStatement:
 
 def _evidence(res: Resources) -> list[iam.PolicyStatement]:
     return [
-        # GetMetricData and ecs:ListTaskDefinitions support no resource-level permissions: AWS requires "*".
-        _allow(["cloudwatch:GetMetricData", "ecs:ListTaskDefinitions"], ["*"]),
+        # These support no resource-level permissions: AWS requires "*". All are read-only; the graph
+        # tools read the X-Ray service graph and the CloudTrail change feed.
+        _allow(
+            [
+                "cloudwatch:GetMetricData",
+                "ecs:ListTaskDefinitions",
+                "xray:GetServiceGraph",
+                "cloudtrail:LookupEvents",
+            ],
+            ["*"],
+        ),
         _allow(["cloudwatch:DescribeAlarms"], [res.arn("cloudwatch", "alarm:*")]),
         _allow(["logs:FilterLogEvents"], [res.arn("logs", "log-group:*")]),
         _allow(

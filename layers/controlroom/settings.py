@@ -29,6 +29,23 @@ class Settings(BaseModel):
     EVIDENCE_WINDOW_MINUTES: int = Field(60, ge=1, le=1440)
     CHANGE_WINDOW_MINUTES: int = Field(30, ge=1, le=1440)
     LOG_GROUP_PREFIX: str = "/aws/lambda/"
+    GRAPH_TOPOLOGY: str = Field(
+        "", description="Declared service graph (JSON nodes/edges) used where X-Ray has none."
+    )
+    GRAPH_PARAMETER_READERS: str = Field(
+        "", description='JSON {"<parameter or appconfig:<app> glob>": ["<node id or name>", ...]}.'
+    )
+    GRAPH_AFTER_ALARM_MINUTES: int = Field(
+        20, ge=0, le=120, description="Incident window past the alarm (only a re-read sees data past now)."
+    )
+    GRAPH_BASELINE_MINUTES: int = Field(180, ge=5, le=20160, description="Length of the baseline window.")
+    GRAPH_BASELINE_OFFSET_MINUTES: int = Field(
+        0, ge=0, le=20160, description="Gap between the baseline's end and the incident window's start."
+    )
+    GRAPH_PERIOD_SECONDS: int = Field(300, ge=60, le=3600, description="Period of the graph's metrics.")
+    GRAPH_CHANGE_WINDOW_MINUTES: int = Field(
+        180, ge=1, le=1440, description="How far back the change feed is read."
+    )
     INCIDENT_TIME_BUDGET_SECONDS: int = Field(3600, ge=10)
     APPROVAL_TTL_SECONDS: int = Field(3000, ge=5)
     APPROVERS: str = Field("", description="Comma-separated approver emails.")

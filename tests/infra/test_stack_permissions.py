@@ -129,7 +129,8 @@ def test_evidence_is_read_only(local_json: dict[str, Any]) -> None:
     }
     assert non_table, "evidence has no research permissions at all"
     assert all(
-        a.split(":")[1].startswith(("Get", "Describe", "List", "BatchGet", "Filter")) for a in non_table
+        a.split(":")[1].startswith(("Get", "Describe", "List", "BatchGet", "Filter", "Lookup"))
+        for a in non_table
     )
 
 
@@ -138,6 +139,8 @@ def test_wildcard_resources_only_where_aws_requires_them(local_json: dict[str, A
     allowed_on_star = {
         "cloudwatch:GetMetricData",
         "ecs:ListTaskDefinitions",
+        "xray:GetServiceGraph",
+        "cloudtrail:LookupEvents",
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
         "xray:PutTraceSegments",
@@ -198,6 +201,8 @@ CALLS_MADE = {
         "ecs:ListTaskDefinitions",
         "codedeploy:ListDeployments",
         "codedeploy:BatchGetDeployments",
+        "xray:GetServiceGraph",
+        "cloudtrail:LookupEvents",
     },
     "execute": {
         "lambda:GetAlias",
@@ -290,3 +295,11 @@ def test_audit_chain_key_is_hmac_and_only_agents_mac_with_it(local_json: dict[st
     audit_table = logical_id(local_json, "AWS::DynamoDB::Table", "TableName", "controlroom-local-audit")
     on_table = {a for s in verifier_statements if mentions(s, audit_table) for a in actions(s)}
     assert on_table == {"dynamodb:GetItem", "dynamodb:Query"}
+
+
+def test_only_evidence_reads_the_service_graph_and_the_change_feed(local_json: dict[str, Any]) -> None:
+    # The graph tools' read-only calls are granted to the Evidence role and to no other role.
+    by_role = statements_by_role(local_json)
+    for call in ("xray:GetServiceGraph", "cloudtrail:LookupEvents"):
+        holders = {role for role, statements in by_role.items() if call in _allowed(statements)}
+        assert holders == {_role("evidence")}, (call, holders)

@@ -119,8 +119,9 @@ def test_lambda_version_published_in_window_is_the_change(checkout_api):
     assert [s.ref for s in bundle.metrics] == ["metric:m1"] and sum(bundle.metrics[0].values) == 42.0
     assert len(bundle.logs) == 20 and bundle.logs[0].ref == "log:1"
     assert bundle.resource_tags == {"team": "payments", "owner": "alice@example.com"}
-    assert bundle.missing == []
-    assert {call.tool for call in ctx.tool_calls} == {"metrics", "logs", "changes", "tags"}
+    # (The account has no traces and no declared topology: the service graph alone is missing.)
+    assert [m.tool for m in bundle.missing] == ["graph"]
+    assert {call.tool for call in ctx.tool_calls} == {"metrics", "logs", "changes", "tags", "graph"}
     # And the window is [fired_at - EVIDENCE_WINDOW_MINUTES, fired_at + 5 min]
     assert (bundle.window_start, bundle.window_end) == evidence_window(incident.alarm.fired_at, 60)
 
@@ -155,7 +156,10 @@ def test_a_failing_tool_degrades_into_missing(checkout_api):
     # When evidence is collected
     bundle = collect_evidence(incident_for("alarm_lambda_errors.json"), ctx, clients)
     # Then the bundle is still returned, names the failed tool, and the other tools still ran
-    assert [(m.tool, m.error_type) for m in bundle.missing] == [("logs", "ClientError")]
+    assert [(m.tool, m.error_type) for m in bundle.missing] == [
+        ("logs", "ClientError"),
+        ("graph", "GraphUnavailable"),
+    ]
     assert "AccessDeniedException" in bundle.missing[0].message
     assert bundle.logs == [] and len(bundle.changes) == 1 and bundle.metrics
     assert [c.ok for c in ctx.tool_calls if c.tool == "logs"] == [False]
@@ -163,8 +167,8 @@ def test_a_failing_tool_degrades_into_missing(checkout_api):
 
 def test_missing_function_degrades_every_lambda_tool(aws):
     bundle = collect_evidence(incident_for("alarm_lambda_errors.json"), make_ctx(), aws_clients.client)
-    assert {m.tool for m in bundle.missing} == {"logs", "changes", "tags"}
-    assert all(m.error_type == "ResourceNotFoundException" for m in bundle.missing)
+    assert {m.tool for m in bundle.missing} == {"logs", "changes", "tags", "graph"}
+    assert all(m.error_type == "ResourceNotFoundException" for m in bundle.missing if m.tool != "graph")
 
 
 def test_time_budget_is_not_swallowed(checkout_api):
@@ -254,7 +258,7 @@ def test_ecs_deployment_in_window_is_the_change(aws):
     [change] = bundle.changes
     assert (change.kind, change.current, change.previous) == ("ecs_deployment", arns[1], arns[0])
     assert bundle.resource_tags == {"team": "orders"}
-    assert [m.tool for m in bundle.missing] == ["logs"]
+    assert [m.tool for m in bundle.missing] == ["logs", "graph"]
 
 
 def test_codedeploy_deployment_in_window_is_reported_with_status(aws):
@@ -293,6 +297,6 @@ def test_evidence_handler_writes_a_verifiable_decision_record(checkout_api, lamb
     output = handler_of("evidence")(state, lambda_context)
     assert output["changes"][0]["current"] == "2"
     [step] = stores().checkpoint.steps(incident.incident_id)
-    assert step.agent == "evidence" and step.summary == "1 series, 20 log lines, 1 change, 0 missing"
+    assert step.agent == "evidence" and step.summary == "1 series, 20 log lines, 1 change, 1 missing"
     assert step.left_out == ["event"]
     assert stores().audit.verify(incident.incident_id).ok

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from controlroom.agents.diagnose_graph import graph_hypotheses, ranked_candidates
 from controlroom.contracts import ChangeRecord, Diagnosis, EvidenceBundle, Hypothesis, IncidentRef
 from controlroom.contracts.flow import DiagnoseInput
 from controlroom.llm import diagnose_with_model, with_notes
@@ -112,17 +113,24 @@ def fallback_diagnosis(request: DiagnoseInput, change_window_minutes: int | None
     Returns
     -------
     Diagnosis
-        ``produced_by="fallback"``; "recent_change"/"deployment_in_progress" when a change explains the
-        alarm, otherwise "resource_saturation" or "unknown".
+        ``produced_by="fallback"``, with the ranked service-graph candidates when Evidence found a graph
+        (one hypothesis per top candidate, each naming the resource it blames); "recent_change" /
+        "deployment_in_progress" when a change to the alarmed resource explains the alarm, otherwise
+        "resource_saturation" or "unknown".
     """
     incident = request.incident
     if change_window_minutes is None:
         change_window_minutes = load_settings().CHANGE_WINDOW_MINUTES
-    hypotheses = _change_hypotheses(incident, request.evidence, change_window_minutes)
+    candidates = ranked_candidates(incident, request.evidence)
+    # Graph hypotheses first: on equal confidence the node the ranking blames beats the alarmed one.
+    hypotheses = [
+        *graph_hypotheses(incident, request.evidence, candidates),
+        *_change_hypotheses(incident, request.evidence, change_window_minutes),
+    ]
     if not hypotheses:
         hypotheses = [_residual_hypothesis(incident, request.evidence)]
     ranked = sorted(hypotheses, key=lambda hypothesis: hypothesis.confidence, reverse=True)
-    return Diagnosis(hypotheses=ranked[:_MAX_HYPOTHESES], produced_by="fallback")
+    return Diagnosis(hypotheses=ranked[:_MAX_HYPOTHESES], produced_by="fallback", candidates=candidates[:20])
 
 
 def diagnose(request: DiagnoseInput, ctx: AgentContext) -> Diagnosis:
@@ -130,8 +138,15 @@ def diagnose(request: DiagnoseInput, ctx: AgentContext) -> Diagnosis:
     diagnosis = diagnose_with_model(
         request, ctx, lambda req: fallback_diagnosis(req, ctx.settings.CHANGE_WINDOW_MINUTES)
     )
-    ctx.summary = with_notes(ctx, f"{diagnosis.top.cause} ({diagnosis.top.confidence:.2f})")
+    ctx.summary = with_notes(ctx, summarise_diagnosis(diagnosis))
     return diagnosis
+
+
+def summarise_diagnosis(diagnosis: Diagnosis) -> str:
+    """E.g. "recent_change (0.85), blames lambda_function checkout-api" (the timeline's line)."""
+    top = diagnosis.top
+    blamed = f", blames {top.blamed.kind} {top.blamed.name}" if top.blamed is not None else ""
+    return f"{top.cause} ({top.confidence:.2f}){blamed}"
 
 
 DIAGNOSE: AgentSpec[DiagnoseInput, Diagnosis] = AgentSpec(
@@ -139,6 +154,6 @@ DIAGNOSE: AgentSpec[DiagnoseInput, Diagnosis] = AgentSpec(
     input_model=DiagnoseInput,
     output_model=Diagnosis,
     logic=diagnose,
-    summarise=lambda diagnosis: f"{diagnosis.top.cause} ({diagnosis.top.confidence:.2f})",
+    summarise=summarise_diagnosis,
     confidence_of=lambda diagnosis: diagnosis.confidence,
 )

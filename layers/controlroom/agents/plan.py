@@ -10,6 +10,7 @@ from controlroom.contracts import (
     IncidentRef,
     NotifyOnly,
     Plan,
+    ResourceRef,
     RollbackEcsService,
     RollbackLambdaAlias,
     StopCodeDeployDeployment,
@@ -26,10 +27,25 @@ def _change_of(hypothesis: Hypothesis, request: PlanInput) -> ChangeRecord | Non
     return next((change for change in request.evidence.changes if change.ref == hypothesis.change_ref), None)
 
 
-def _rollback_action(incident: IncidentRef, change: ChangeRecord) -> RunbookAction | None:
-    """The rollback runbook for a recent change, if the change says what to roll back to."""
-    resource = incident.resource
-    if change.previous is None or change.current is None:
+def _target_of(incident: IncidentRef, hypothesis: Hypothesis) -> ResourceRef | None:
+    """What a rollback may act on: the resource the hypothesis blames, else the alarmed resource.
+
+    A blamed graph node becomes a target only as a Lambda function or an ECS service with a known
+    cluster: the only kinds the rollback runbooks can act on.
+    """
+    blamed = hypothesis.blamed
+    if blamed is None:
+        return incident.resource
+    if blamed.kind == "lambda_function":
+        return ResourceRef(kind="lambda_function", name=blamed.name, qualifier=blamed.qualifier)
+    if blamed.kind == "ecs_service" and blamed.cluster:
+        return ResourceRef(kind="ecs_service", name=blamed.name, cluster=blamed.cluster)
+    return None
+
+
+def _rollback_action(resource: ResourceRef, change: ChangeRecord) -> RunbookAction | None:
+    """The rollback runbook for a recent change of ``resource``, if the change says what to roll back to."""
+    if change.previous is None or change.current is None or change.resource_name != resource.name:
         return None
     if resource.kind == "lambda_function" and change.kind == "lambda_version":
         return RollbackLambdaAlias(
@@ -79,13 +95,23 @@ def _notify(incident: IncidentRef, hypothesis: Hypothesis) -> NotifyOnly:
     )
 
 
+def _blamed_change(hypothesis: Hypothesis, request: PlanInput) -> ChangeRecord | None:
+    """The version or deployment record Evidence read for the blamed resource (graph hypotheses)."""
+    blamed = hypothesis.blamed
+    if blamed is None or hypothesis.cause != "recent_change":
+        return None
+    records = [c for c in request.evidence.changes if c.resource_name == blamed.name]
+    return next((c for c in records if c.kind in ("lambda_version", "ecs_deployment")), None)
+
+
 def _runbook_action(request: PlanInput, hypothesis: Hypothesis) -> RunbookAction | None:
-    change = _change_of(hypothesis, request)
-    if change is None:
+    change = _change_of(hypothesis, request) or _blamed_change(hypothesis, request)
+    target = _target_of(request.incident, hypothesis)
+    if change is None or target is None:
         return None
     try:
         if hypothesis.cause == "recent_change":
-            return _rollback_action(request.incident, change)
+            return _rollback_action(target, change)
         if hypothesis.cause == "deployment_in_progress":
             return _stop_action(change)
     except ValidationError:
@@ -104,6 +130,7 @@ def fallback_plan(request: PlanInput) -> Plan:
     """
     hypothesis = request.diagnosis.top
     action = _runbook_action(request, hypothesis) or _notify(request.incident, hypothesis)
+    # (Policy separately checks that every target is blamed or named; Plan only ever builds such targets.)
     return Plan(
         incident_id=request.incident.incident_id,
         actions=[action],

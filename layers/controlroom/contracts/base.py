@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-CONTRACT_VERSION = "1"
+# 2: the evidence bundle carries the service graph, its metrics and changes; the diagnosis its candidates.
+CONTRACT_VERSION = "2"
 
 
 class Contract(BaseModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from controlroom.contracts.base import Contract
+from controlroom.contracts.graph import GraphChange, GraphMetrics, ServiceGraph
 
 ChangeKind = Literal["lambda_version", "lambda_alias", "ecs_deployment", "codedeploy_deployment"]
 
@@ -51,7 +52,18 @@ class EvidenceBundle(Contract):
     changes: list[ChangeRecord] = Field(default_factory=list)
     resource_tags: dict[str, str] = Field(default_factory=dict)
     missing: list[MissingEvidence] = Field(default_factory=list)
+    # Added in contract version 2; absent in version-1 bundles, which stay readable.
+    graph: ServiceGraph | None = Field(None, description="The service graph around the alarmed resource.")
+    graph_metrics: GraphMetrics | None = Field(
+        None, description="Every reachable node's metrics, incident and baseline windows."
+    )
+    graph_changes: list[GraphChange] = Field(
+        default_factory=list, description="The change feed, attributed to graph nodes."
+    )
 
     @property
     def refs(self) -> set[str]:
-        return {m.ref for m in self.metrics} | {log.ref for log in self.logs} | {c.ref for c in self.changes}
+        found = {m.ref for m in self.metrics} | {log.ref for log in self.logs} | {c.ref for c in self.changes}
+        if self.graph_metrics is not None:
+            found |= {series.ref for series in self.graph_metrics.series}
+        return found | {change.ref for change in self.graph_changes}

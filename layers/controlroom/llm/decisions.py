@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from controlroom.agents.diagnose_graph import ranked_candidates
 from controlroom.contracts import CATALOG, Diagnosis, EvidenceBundle, IncidentRef, Plan, RunSsmAutomation
 from controlroom.contracts.flow import DiagnoseInput, PlanInput
+from controlroom.contracts.graph import Candidate
 from controlroom.llm.factory import model_deps
 from controlroom.llm.port import ToolSpec
 from controlroom.llm.prompting import load_prompt, untrusted_block
@@ -23,18 +25,19 @@ from controlroom.runtime.context import AgentContext
 from controlroom.runtime.observability import logger, metrics
 
 T = TypeVar("T")
+MODEL_CANDIDATES = 5  # the top candidates the model sees, with their signals and evidence refs
 
 
 # The tools' JSON Schemas are built on the first model call, not at import: building them builds the
 # Diagnosis and Plan validators, a cold-start cost a function without a model provider never needs.
 @cache
 def diagnose_tool() -> ToolSpec:
-    """The record_diagnosis tool (Diagnosis minus produced_by)."""
+    """The record_diagnosis tool (Diagnosis minus produced_by and the candidates, which rules supply)."""
     return tool_for(
         Diagnosis,
         name="record_diagnosis",
-        omit=frozenset({"produced_by"}),
-        description="Record the ranked hypotheses about the incident's cause.",
+        omit=frozenset({"produced_by", "candidates"}),
+        description="Record the ranked hypotheses about the incident's cause; each blames one of the candidates.",
     )
 
 
@@ -103,20 +106,52 @@ def _user_message(payload: dict[str, Any], ctx: AgentContext, tool_name: str) ->
 def diagnosis_task(request: DiagnoseInput, ctx: AgentContext) -> StructuredTask[Diagnosis]:
     """The Diagnose decision as a structured task (prompt diagnose.v1, tool record_diagnosis)."""
     known_refs = request.evidence.refs
+    candidates = ranked_candidates(request.incident, request.evidence)[:MODEL_CANDIDATES]
 
     def finalize(tool_input: dict[str, Any]) -> Diagnosis:
-        diagnosis = Diagnosis.model_validate({**tool_input, "produced_by": "llm"})
+        diagnosis = Diagnosis.model_validate(
+            {
+                **tool_input,
+                "produced_by": "llm",
+                "candidates": [c.model_dump(mode="json") for c in candidates],
+            }
+        )
         cited = {
             ref for h in diagnosis.hypotheses for ref in [*h.evidence_refs, *filter(None, [h.change_ref])]
         }
         unknown = sorted(cited - known_refs)
         if unknown:
             raise ValueError(f"cited references that are not in the evidence: {unknown[:5]}")
+        outside = blamed_outside(diagnosis, request.incident, candidates)
+        if outside:
+            raise ValueError(f"blamed resources that are not candidates: {outside[:5]}")
         return diagnosis
 
     tool = diagnose_tool()
-    message = _user_message(evidence_payload(request.incident, request.evidence), ctx, tool.name)
+    payload = evidence_payload(request.incident, request.evidence)
+    payload["candidates"] = [candidate.model_dump(mode="json") for candidate in candidates]
+    message = _user_message(payload, ctx, tool.name)
     return StructuredTask("diagnose", load_prompt("diagnose"), tool, message, finalize)
+
+
+def blamed_outside(diagnosis: Diagnosis, incident: IncidentRef, candidates: list[Candidate]) -> list[str]:
+    """Blamed resources that are neither a ranked candidate nor the alarmed resource (the model may only
+    re-order and explain the candidates, as it may only choose actions from the catalog)."""
+    allowed_nodes = {c.node_id for c in candidates}
+    allowed_names = {(c.kind, c.name) for c in candidates} | {
+        (incident.resource.kind, incident.resource.name)
+    }
+    outside = []
+    for hypothesis in diagnosis.hypotheses:
+        blamed = hypothesis.blamed
+        if blamed is None:
+            continue
+        known = (
+            blamed.node_id in allowed_nodes if blamed.node_id else (blamed.kind, blamed.name) in allowed_names
+        )
+        if not known:
+            outside.append(blamed.node_id or f"{blamed.kind}:{blamed.name}")
+    return outside
 
 
 def plan_task(request: PlanInput, ctx: AgentContext) -> StructuredTask[Plan]:

@@ -238,6 +238,9 @@ def _parser() -> argparse.ArgumentParser:
         "--key", help="the audit HMAC key (id, ARN or alias; default alias/<table>, as the CDK app names it)"
     )
     verify.set_defaults(func=cmd_audit_verify)
+    from controlroom.local.rca_eval import register_eval
+
+    register_eval(sub)
     return parser
 
 

@@ -35,6 +35,7 @@ class EngineClient:
 
     def __init__(self, endpoint: str, outputs: dict[str, str], gateway_url: str = "") -> None:
         self.endpoint, self.outputs, self.gateway_url = endpoint, outputs, gateway_url
+        self._clients: dict[str, Any] = {}
         self._session = boto3.Session(
             aws_access_key_id="local",
             aws_secret_access_key="local",
@@ -67,7 +68,10 @@ class EngineClient:
         return client
 
     def aws(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint)
+        # One client per service: creating one reads os.environ, which in-process handlers rewrite as they run.
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint)
+        return self._clients[service]
 
     @property
     def sfn(self) -> Any:

@@ -10,7 +10,8 @@ from controlroom.local import render
 from controlroom.local.client import EngineClient
 from controlroom.local.engine import LocalEngine
 from controlroom.local.paths import repo_root
-from controlroom.local.world import DEMO_ALARM, DEMO_ALIAS, DEMO_FUNCTION, load_event, restamp
+from controlroom.local.world import DEMO_ALIAS, DEMO_FUNCTION, load_event, restamp
+from controlroom.local.world_graph import FRONTEND_ALARM, FRONTEND_FUNCTION, TABLE
 
 EXPECTED_TERMINAL = {"approve": "Resolved", "reject": "Rejected"}
 
@@ -62,10 +63,11 @@ def run_demo(decision: str | None, port: int = 0, protected: bool = False) -> in
         assert client is not None
         _step(
             2,
-            f"deployed controlroom-local into {client.endpoint}; demo workload: {DEMO_FUNCTION} alias "
-            f"{DEMO_ALIAS} serves bad version 2, alarm {DEMO_ALARM} is in ALARM",
+            f"deployed controlroom-local into {client.endpoint}; demo workload: {FRONTEND_FUNCTION} calls "
+            f"{DEMO_FUNCTION} and the table {TABLE}; {DEMO_FUNCTION} alias {DEMO_ALIAS} serves bad version 2, "
+            f"and the front end's alarm {FRONTEND_ALARM} is in ALARM",
         )
-        event = restamp(load_event(repo_root() / "events" / "alarm_lambda_errors.json"))
+        event = restamp(load_event(repo_root() / "events" / "alarm_frontend_errors.json"))
         executions = client.fire(event)
         if not executions:
             print("the EventBridge rule did not match the sample event", file=sys.stderr)
@@ -74,7 +76,7 @@ def run_demo(decision: str | None, port: int = 0, protected: bool = False) -> in
         incident_id = client.incident_id(execution_arn)
         _step(
             3,
-            f"fired events/alarm_lambda_errors.json -> execution {execution_arn.rsplit(':', 1)[-1]}, "
+            f"fired events/alarm_frontend_errors.json -> execution {execution_arn.rsplit(':', 1)[-1]}, "
             f"incident {incident_id}",
         )
         return _finish(client, execution_arn, incident_id, decision, started)

@@ -85,7 +85,9 @@ class LocalEngine:
     outputs: dict[str, str] = field(default_factory=dict)
     _gateway_url: str = "http://127.0.0.1:0"
 
-    def start(self, *, seed_world: bool = True, protected: bool = False) -> LocalEngine:
+    def start(
+        self, *, seed_world: bool = True, protected: bool = False, cause: str = "deploy"
+    ) -> LocalEngine:
         """Start the server, serve approvals, deploy the synthesized stack and (optionally) the demo world."""
         if self.cdk_out is None:
             self.cdk_out = synth(self.env)
@@ -94,20 +96,25 @@ class LocalEngine:
         log_dir.mkdir(exist_ok=True)
         os.environ["CONTROLROOM_LOG_DIR"] = str(log_dir)
         self._gateway_url = self._start_gateway()
-        return self._deploy(seed_world=seed_world, protected=protected)
+        return self._deploy(seed_world=seed_world, protected=protected, cause=cause)
 
-    def _deploy(self, *, seed_world: bool, protected: bool) -> LocalEngine:
+    def _deploy(self, *, seed_world: bool, protected: bool, cause: str = "deploy") -> LocalEngine:
         assert self.server is not None and self.cdk_out is not None
         deployment = deployer.deploy(self.cdk_out, stack_name(self.env), self.server.url, self._gateway_url)
         self.outputs = deployment.outputs
         self.client = EngineClient(self.server.url, self.outputs, self._gateway_url)
         if seed_world:
-            self.world = World(self.server.url, protected=protected).seed()
+            self.world = World(self.server.url, protected=protected, cause=cause).seed()
             self.world.start_simulator()
         return self
 
     def redeploy(
-        self, *, seed_world: bool = True, protected: bool = False, cdk_out: Path | None = None
+        self,
+        *,
+        seed_world: bool = True,
+        protected: bool = False,
+        cdk_out: Path | None = None,
+        cause: str = "deploy",
     ) -> LocalEngine:
         """Start over on a clean account: reset every moto backend, deploy again, seed the world again.
 
@@ -120,7 +127,7 @@ class LocalEngine:
             self.world.stop_simulator()
             self.world = None
         self.server.reset()
-        return self._deploy(seed_world=seed_world, protected=protected)
+        return self._deploy(seed_world=seed_world, protected=protected, cause=cause)
 
     def _start_gateway(self) -> str:
         try:

@@ -280,6 +280,20 @@ def _patch_shared_task_clients() -> None:
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
+def _patch_cloudtrail_lookup() -> None:
+    """moto 5.2.5 has no CloudTrail LookupEvents and records no management events: answer with none.
+
+    Evidence's change feed then reads an empty feed locally (deploys are seen from Lambda versions)
+    instead of failing through retries and a server traceback on every incident.
+    """
+    from moto.cloudtrail.responses import CloudTrailResponse
+
+    def lookup_events(self: Any) -> str:
+        return json.dumps({"Events": []})
+
+    CloudTrailResponse.lookup_events = lookup_events  # type: ignore[attr-defined]
+
+
 def apply(endpoint_url: str) -> None:
     """Apply every patch once (idempotent) and point handlers at ``endpoint_url``."""
     global _applied
@@ -301,4 +315,5 @@ def apply(endpoint_url: str) -> None:
         _patch_cloudwatch_percentiles()
         _patch_parse_once()
         _patch_shared_task_clients()
+        _patch_cloudtrail_lookup()
         _applied = True

@@ -1,9 +1,11 @@
-"""The demo's simulated workload: a Lambda service with a bad deploy, its logs, metrics and alarm.
+"""The demo's simulated workload: a front end calling a Lambda service and a table, and what broke.
 
-This is the part of the local account that stands in for a customer's system. A small simulator
-plays CloudWatch's role (moto does not evaluate alarms): while the alias serves the bad version the
-service errors; once the alias points back at the good version, errors drop to zero and the alarm
-returns to OK.
+This is the part of the local account that stands in for a customer's system: ``storefront`` calls
+``checkout-api`` and the ``carts`` table (``world_graph``). With ``cause="deploy"`` checkout-api's
+alias serves a bad version and both functions error; with ``cause="table_load"`` the table slows
+under load and nothing changed. A small simulator plays CloudWatch's role (moto does not evaluate
+alarms): once checkout-api's alias points back at the good version, errors drop to zero and the
+alarms return to OK.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from controlroom.local import world_graph
 from controlroom.local.deploy_world import DeployWorkload
 from controlroom.local.server import local_client
 
@@ -41,12 +44,15 @@ def _code(body: str) -> bytes:
 class World:
     endpoint: str
     protected: bool = False
+    cause: str = "deploy"
     _stop: threading.Event | None = None
     # The deployment flow's workload (orders-api), seeded beside the incident demo's.
     deploy: DeployWorkload | None = None
 
     def seed(self) -> World:
-        """Create the service (two versions, alias on the bad one), its error logs, metrics and alarm."""
+        """Create the services, the table and the alarms; for ``deploy``, checkout-api's alias on the bad version."""
+        if self.cause not in world_graph.CAUSES:
+            raise ValueError(f"unknown demo cause {self.cause!r}: one of {', '.join(world_graph.CAUSES)}")
         iam, lam = local_client("iam", self.endpoint), local_client("lambda", self.endpoint)
         role = iam.create_role(
             RoleName=f"{DEMO_FUNCTION}-role",
@@ -73,14 +79,17 @@ class World:
             Publish=True,
             Tags=tags,
         )
-        lam.update_function_code(
-            FunctionName=DEMO_FUNCTION,
-            ZipFile=_code("def handler(e, c):\n    return e['currency']\n"),
-            Publish=True,
-        )
-        lam.create_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS, FunctionVersion=BAD_VERSION)
-        self._seed_logs()
-        self._seed_metrics_and_alarm()
+        world_graph.seed_frontend(self.endpoint, role, _code("def handler(e, c):\n    return {'ok': True}\n"))
+        world_graph.seed_graph_metrics(self.endpoint, self.cause)
+        if self.cause == "deploy":  # for table_load, checkout-api stays on its one good version
+            lam.update_function_code(
+                FunctionName=DEMO_FUNCTION,
+                ZipFile=_code("def handler(e, c):\n    return e['currency']\n"),
+                Publish=True,
+            )
+            lam.create_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS, FunctionVersion=BAD_VERSION)
+            self._seed_logs()
+            self._seed_metrics_and_alarm()
         self.deploy = DeployWorkload(self.endpoint).seed()
         return self
 
@@ -168,6 +177,7 @@ class World:
                         StateValue="OK",
                         StateReason="Errors back to 0 after the rollback (simulated).",
                     )
+                    world_graph.frontend_recovered(self.endpoint)
             except Exception:
                 continue
 
