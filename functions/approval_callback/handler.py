@@ -6,7 +6,7 @@ The same function runs the scheduled delivery sweep: the rule's constant input n
 from aws_lambda_powertools.logging import correlation_paths
 
 from controlroom.approval.app import app, sweep_outbox
-from controlroom.approval.delivery import is_sweep_event
+from controlroom.approval.sweep_event import is_sweep_event
 from controlroom.runtime import logger, metrics, tracer
 
 

@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from controlroom.approval.decide import decide
-from controlroom.approval.delivery import SWEEP_EVENT_KEY, SWEEP_TASK, redeliver, sweep
+from controlroom.approval.delivery import redeliver, sweep
+from controlroom.approval.sweep_event import sweep_event
 from controlroom.contracts import ApprovalStatus
 from controlroom.runtime import stores
 from tests.unit.test_approval_app import _site
@@ -151,7 +152,7 @@ def test_the_callback_function_runs_the_scheduled_sweep(aws, monkeypatch, lambda
     site.post({**site.form_of("alice@example.com"), "verdict": "approve"})
     sfn.down = False
     # When the schedule invokes the callback function with its constant input
-    result = site.handler({SWEEP_EVENT_KEY: SWEEP_TASK}, lambda_context)
+    result = site.handler(sweep_event(), lambda_context)
     # Then the decision was delivered
     assert result["sent"] == [site.approval_id]
     assert stores().checkpoint.get_approval(site.approval_id).delivery == "sent"

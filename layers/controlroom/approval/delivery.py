@@ -13,8 +13,6 @@ from controlroom.store import AuditLog, CheckpointStore
 from controlroom.store.approvals import DELIVERY_NOT_WAITING, DELIVERY_PENDING, DELIVERY_SENT
 
 NOT_WAITING_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-SWEEP_EVENT_KEY = "controlroom_task"
-SWEEP_TASK = "deliver_decided_approvals"
 _CAUSE_LIMIT = 1000
 _ACTOR = "system:approval-delivery"
 
@@ -26,11 +24,6 @@ class SweepReport:
     sent: list[str] = field(default_factory=list)
     not_waiting: list[str] = field(default_factory=list)
     still_pending: list[str] = field(default_factory=list)
-
-
-def is_sweep_event(event: Any) -> bool:
-    """The scheduled rule's constant input (not an API Gateway request)."""
-    return isinstance(event, dict) and event.get(SWEEP_EVENT_KEY) == SWEEP_TASK
 
 
 def _send(sfn_client: Any, token: str, record: ApprovalRecord) -> None:
