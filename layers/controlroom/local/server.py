@@ -38,6 +38,9 @@ def free_port() -> int:
 
 def _check_port(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server itself binds (werkzeug sets SO_REUSEADDR): connections of a previous run still in
+        # TIME_WAIT must not make a restart on the same port fail; a live listener still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
