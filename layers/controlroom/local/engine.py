@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from controlroom.local import deploy as deployer
+from controlroom.local import snapshot
 from controlroom.local.client import EngineClient
 from controlroom.local.paths import repo_root, state_dir
 from controlroom.local.server import MotoServer, start_server
@@ -21,13 +24,27 @@ from controlroom.local.world import World
 # The local inbox, served beside the approval pages so `controlroom inbox` works from another process
 # (moto's /moto-api/data.json fails on some of the stack's resources).
 INBOX_PATH = "/_local/inbox"
+STATE_FILE = "local.json"
 
 
-def _inbox_response() -> dict[str, Any]:
+def _inbox_response(event: dict[str, Any], token: str) -> dict[str, Any]:
+    """The sent approval emails, only for a caller holding the token from the state file.
+
+    The emails carry signed approval links: anyone else on this machine who can reach the port
+    (another user, a browser page's fetch) must not read them.
+    """
     from dataclasses import asdict
 
     from controlroom.approval.inbox import sent_approval_emails
 
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    presented = headers.get("authorization", "").removeprefix("Bearer ")
+    if not token or not hmac.compare_digest(presented.encode(), token.encode()):
+        return {
+            "statusCode": 401,
+            "headers": {"content-type": "text/plain", "www-authenticate": "Bearer"},
+            "body": "the local inbox needs the token from .controlroom/local.json",
+        }
     body = json.dumps([asdict(email) for email in sent_approval_emails()])
     return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": body}
 
@@ -83,6 +100,10 @@ class LocalEngine:
     client: EngineClient | None = None
     world: World | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    inbox_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # `controlroom up` keeps its tables across restarts (see controlroom.local.snapshot); tests do not.
+    persist: bool = False
+    restored: Any = None
     _gateway_url: str = "http://127.0.0.1:0"
 
     def start(self, *, seed_world: bool = True, protected: bool = False) -> LocalEngine:
@@ -94,13 +115,22 @@ class LocalEngine:
         log_dir.mkdir(exist_ok=True)
         os.environ["CONTROLROOM_LOG_DIR"] = str(log_dir)
         self._gateway_url = self._start_gateway()
-        return self._deploy(seed_world=seed_world, protected=protected)
+        self._deploy(seed_world=seed_world, protected=protected)
+        if self.persist:
+            self.restored = snapshot.restore(
+                self._dynamodb(), self.outputs, state_dir() / snapshot.SNAPSHOT_FILE
+            )
+        return self
+
+    def _dynamodb(self) -> Any:
+        assert self.client is not None
+        return self.client.aws("dynamodb")
 
     def _deploy(self, *, seed_world: bool, protected: bool) -> LocalEngine:
         assert self.server is not None and self.cdk_out is not None
         deployment = deployer.deploy(self.cdk_out, stack_name(self.env), self.server.url, self._gateway_url)
         self.outputs = deployment.outputs
-        self.client = EngineClient(self.server.url, self.outputs, self._gateway_url)
+        self.client = EngineClient(self.server.url, self.outputs, self._gateway_url, self.inbox_token)
         if seed_world:
             self.world = World(self.server.url, protected=protected).seed()
             self.world.start_simulator()
@@ -131,7 +161,7 @@ class LocalEngine:
 
         def approval_handler(event: dict[str, Any], context: Any) -> Any:
             if event.get("path") == INBOX_PATH:
-                return _inbox_response()
+                return _inbox_response(event, self.inbox_token)
             function = self._callback_function(f"{stack_name(self.env)}-approval-callback")
             payload, errored, _ = executor.invoke(
                 "approval_callback",
@@ -167,19 +197,22 @@ class LocalEngine:
     def write_state_file(self) -> Path:
         """Tell other `controlroom` commands where this engine listens."""
         assert self.client is not None
-        path = state_dir() / "local.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "endpoint": self.client.endpoint,
-                    "outputs": self.outputs,
-                    "gateway_url": self.client.gateway_url,
-                    "pid": os.getpid(),
-                    "started_at": time.time(),
-                },
-                indent=2,
-            )
-        )
+        path = state_dir() / STATE_FILE
+        state = {
+            "endpoint": self.client.endpoint,
+            "outputs": self.outputs,
+            "gateway_url": self.client.gateway_url,
+            "inbox_token": self.inbox_token,
+            "pid": os.getpid(),
+            "started_at": time.time(),
+        }
+        # Owner-only: the file holds the inbox token. Written to a new file, then moved into place.
+        temporary = path.with_suffix(".tmp")
+        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(state, handle, indent=2)
+        temporary.replace(path)
         return path
 
     def stop(self) -> None:
@@ -187,9 +220,11 @@ class LocalEngine:
             self.world.stop_simulator()
         if self.gateway:
             self.gateway.stop()
+        if self.persist and self.server and self.client:
+            snapshot.save(self._dynamodb(), self.outputs, state_dir() / snapshot.SNAPSHOT_FILE)
         if self.server:
             self.server.stop()
-        path = state_dir() / "local.json"
+        path = state_dir() / STATE_FILE
         if path.exists() and json.loads(path.read_text()).get("pid") == os.getpid():
             path.unlink()
 
