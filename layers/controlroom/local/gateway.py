@@ -169,8 +169,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
     def setup(self) -> None:
-        # StreamRequestHandler applies ``timeout`` to the socket: a stalled client cannot hold a thread.
-        self.timeout = self.server.read_timeout
+        # Every read on the socket times out: a stalled client cannot hold a thread forever.
+        self.request.settimeout(self.server.read_timeout)
         super().setup()
 
     def __getattr__(self, name: str) -> Any:
