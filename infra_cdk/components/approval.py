@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from constructs import Construct
@@ -123,26 +123,23 @@ class ApprovalEndpoint(Construct):
         request_approval.add_environment("APPROVAL_SENDER", sender)
         self.delivery_sweep = self._delivery_sweep(prefix, callback_alias)
 
-    def _delivery_sweep(self, prefix: str, callback_alias: lambda_.IFunction) -> events.Rule:
+    def _delivery_sweep(self, prefix: str, callback_alias: lambda_.IFunction) -> scheduler.Schedule:
         """Every minute, the callback delivers decisions whose SendTaskSuccess/Failure failed (the outbox).
 
-        The callback's role already holds what the sweep needs: the checkpoint table's gsi1 (Query),
-        UpdateItem for the delivery lease, and SendTaskSuccess/SendTaskFailure.
+        EventBridge Scheduler invokes the alias (the code version the approval pages run) through a role
+        it may assume for this alone. The callback's own role already holds what the sweep calls: Query
+        on the checkpoint table's gsi1, UpdateItem for the delivery lease, SendTaskSuccess/Failure.
         """
-        rule = events.Rule(
+        return scheduler.Schedule(
             self,
             "DeliverySweep",
-            rule_name=f"{prefix}-approval-delivery-sweep",
+            schedule_name=f"{prefix}-approval-delivery-sweep",
             description="Retries approval decisions recorded but not yet delivered to the waiting flow",
-            schedule=events.Schedule.rate(Duration.minutes(SWEEP_RATE_MINUTES)),
-        )
-        # The alias, not $LATEST: the sweep runs the same code version as the approval pages.
-        rule.add_target(
-            targets.LambdaFunction(
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(SWEEP_RATE_MINUTES)),
+            target=scheduler_targets.LambdaInvoke(
                 callback_alias,
-                event=events.RuleTargetInput.from_object(sweep_event()),
+                input=scheduler.ScheduleTargetInput.from_object(sweep_event()),
                 retry_attempts=0,  # the next tick is the retry
                 max_event_age=Duration.minutes(SWEEP_RATE_MINUTES * 2),
-            )
+            ),
         )
-        return rule

@@ -13,14 +13,9 @@ from tests.infra.template_tools import actions, as_list, logical_id, resources_o
 CALLBACK = function_name("controlroom-local", "approval_callback")
 
 
-def _sweep_rule(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    rules = {
-        key: rule
-        for key, rule in resources_of(template, "AWS::Events::Rule").items()
-        if "ScheduleExpression" in rule["Properties"]
-    }
-    assert len(rules) == 1, rules
-    return next(iter(rules.items()))
+def _schedule(template: dict[str, Any]) -> dict[str, Any]:
+    (schedule,) = resources_of(template, "AWS::Scheduler::Schedule").values()
+    return dict(schedule["Properties"])
 
 
 def _callback_alias(template: dict[str, Any]) -> str:
@@ -35,32 +30,33 @@ def _callback_alias(template: dict[str, Any]) -> str:
 
 
 def test_a_schedule_invokes_the_callback_alias_with_the_sweep_input(local_json: dict[str, Any]) -> None:
-    # Given the local stack's schedule rule
-    _, rule = _sweep_rule(local_json)
-    props = rule["Properties"]
+    # Given the local stack's schedule
+    props = _schedule(local_json)
     # Then it runs every minute, enabled, and targets the callback's alias (not $LATEST) with the sweep input
     assert props["ScheduleExpression"] == "rate(1 minute)" and props.get("State", "ENABLED") == "ENABLED"
-    (target,) = props["Targets"]
+    target = props["Target"]
     assert target["Arn"] == {"Ref": _callback_alias(local_json)}
     assert is_sweep_event(json.loads(target["Input"]))
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
 
 
-def test_only_that_rule_may_invoke_the_callback_from_events(local_json: dict[str, Any]) -> None:
-    rule_id, _ = _sweep_rule(local_json)
-    permissions = [
-        p["Properties"]
-        for p in resources_of(local_json, "AWS::Lambda::Permission").values()
-        if p["Properties"]["Principal"] == "events.amazonaws.com"
+def test_the_schedule_role_may_only_invoke_the_callback_alias(local_json: dict[str, Any]) -> None:
+    # Given the role the schedule assumes
+    target = _schedule(local_json)["Target"]
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    role = local_json["Resources"][role_id]["Properties"]
+    principals = {s["Principal"]["Service"] for s in role["AssumeRolePolicyDocument"]["Statement"]}
+    assert principals == {"scheduler.amazonaws.com"}
+    # Then its policies allow exactly lambda:InvokeFunction on the callback alias, nothing else
+    statements = [
+        statement
+        for policy in resources_of(local_json, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert permissions == [
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Ref": _callback_alias(local_json)},
-            "Principal": "events.amazonaws.com",
-            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
-        }
-    ]
+    assert statements and all(actions(s) == {"lambda:InvokeFunction"} for s in statements)
+    alias = _callback_alias(local_json)
+    assert all(as_list(s["Resource"]) == [{"Ref": alias}] for s in statements)
 
 
 def test_the_callback_role_holds_what_the_sweep_calls(local_json: dict[str, Any]) -> None:
