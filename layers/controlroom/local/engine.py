@@ -9,6 +9,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,10 @@ class LocalEngine:
     # `controlroom up` keeps its tables across restarts (see controlroom.local.snapshot); tests do not.
     persist: bool = False
     restored: Any = None
+    # EventBridge Scheduler is not deployed locally: the engine runs the approval delivery sweep itself.
+    sweep_interval_seconds: float = 60.0
+    _sweeper_stop: threading.Event = field(default_factory=threading.Event)
+    _sweeper: threading.Thread | None = None
     _gateway_url: str = "http://127.0.0.1:0"
 
     def start(self, *, seed_world: bool = True, protected: bool = False) -> LocalEngine:
@@ -120,7 +125,38 @@ class LocalEngine:
             self.restored = snapshot.restore(
                 self._dynamodb(), self.outputs, state_dir() / snapshot.SNAPSHOT_FILE
             )
+        self._sweeper_stop.clear()
+        self._sweeper = threading.Thread(target=self._sweep_forever, name="controlroom-sweeper", daemon=True)
+        self._sweeper.start()
         return self
+
+    def sweep_approvals(self) -> dict[str, Any]:
+        """Run the approval delivery sweep once, as the deployed schedule does every minute."""
+        from controlroom.approval.sweep_event import sweep_event
+        from controlroom.local import executor
+        from controlroom.local.patches import handler_environment
+
+        function = self._callback_function(f"{stack_name(self.env)}-approval-callback")
+        payload, errored, _ = executor.invoke(
+            "approval_callback",
+            sweep_event(),
+            function_name=function.function_name,
+            environment=handler_environment(function),
+            version=str(function.version),
+        )
+        result: dict[str, Any] = json.loads(payload)
+        if errored:
+            raise RuntimeError(f"the approval delivery sweep failed: {result.get('errorType')}")
+        return result
+
+    def _sweep_forever(self) -> None:
+        while not self._sweeper_stop.wait(self.sweep_interval_seconds):
+            try:
+                self.sweep_approvals()
+            except Exception as exc:  # a failed sweep is retried on the next tick, like the schedule
+                print(
+                    f"  approval delivery sweep failed ({type(exc).__name__}); retried next tick", flush=True
+                )
 
     def _dynamodb(self) -> Any:
         assert self.client is not None
@@ -216,6 +252,10 @@ class LocalEngine:
         return path
 
     def stop(self) -> None:
+        self._sweeper_stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=30)
+            self._sweeper = None
         if self.world:
             self.world.stop_simulator()
         if self.gateway:
