@@ -114,3 +114,46 @@ def test_a_reject_racing_the_deciding_approval_is_consistent(aws, monkeypatch):
     assert len(sfn.calls) == 1 and record.status is ApprovalStatus.DECIDED
     expected = "send_task_success" if record.outcome == "approve" else "send_task_failure"
     assert sfn.calls[0][0] == expected
+
+
+def test_an_approval_stored_in_the_previous_format_keeps_its_earlier_votes(aws):
+    # Given a 2-of-3 approval written before votes were appended atomically: alice's vote inside `record`
+    from datetime import timedelta
+
+    from controlroom.contracts import ApprovalRecord, ApprovalVote, utcnow
+
+    now = utcnow()
+    earlier = ApprovalRecord(
+        approval_id="apr-" + "b" * 32,
+        incident_id="inc-00000000000000a1",
+        plan_digest=DIGEST,
+        approvers=APPROVERS,
+        required_approvals=2,
+        created_at=now,
+        expires_at=now + timedelta(minutes=10),
+        votes=[
+            ApprovalVote(approver="alice@example.com", verdict="approve", decided_at=now, plan_digest=DIGEST)
+        ],
+    )
+    table = aws.dynamodb.Table(aws.checkpoint_table)
+    table.put_item(
+        Item={
+            "pk": f"APPROVAL#{earlier.approval_id}",
+            "sk": "META",
+            "record": earlier.model_dump_json(),
+            "status": "PENDING",
+            "task_token": "TOKEN",
+            "incident_id": earlier.incident_id,
+            "gsi1pk": "APPROVALS#PENDING",
+            "gsi1sk": "x",
+            "schema_version": 1,
+        }
+    )
+    sfn = RecordingSfn()
+    # When alice tries again, Then she already voted; when bob approves, Then the two approvals decide it
+    with pytest.raises(ApprovalAlreadyDecided, match="already voted"):
+        _vote(sfn, earlier.approval_id, "alice@example.com")()
+    outcome = _vote(sfn, earlier.approval_id, "bob@example.com")()
+    assert outcome.decided and outcome.outcome == "approve" and len(sfn.calls) == 1
+    told = ApprovalOutcome.model_validate_json(sfn.calls[0][1]["output"]).approvers
+    assert told == ["alice@example.com", "bob@example.com"]

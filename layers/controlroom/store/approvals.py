@@ -118,8 +118,14 @@ class DynamoApprovalItems:
         ApprovalExpired
             The approval expired first.
         """
-        record = self.get_approval(approval_id)
-        decisive = vote.verdict == "reject" or record.required_approvals <= 1
+        stored = self._approval_item(approval_id)
+        record = record_from_item(stored)
+        # Approvals recorded inside ``record`` by the previous item format are not in the counter.
+        earlier = sum(
+            1 for v in ApprovalRecord.model_validate_json(stored["record"]).votes if v.verdict == "approve"
+        )
+        needed = max(1, record.required_approvals - earlier)
+        decisive = vote.verdict == "reject" or needed <= 1
         names = {"#s": "status"}
         values: dict[str, Any] = {
             ":pending": ApprovalStatus.PENDING.value,
@@ -153,9 +159,9 @@ class DynamoApprovalItems:
             raise self._refusal(approval_id, vote.approver) from exc
         if decisive:
             return VoteResult(record_from_item(item), settled_here=True)
-        if int(item.get("approvals", 0)) < record.required_approvals:
+        if int(item.get("approvals", 0)) < needed:
             return VoteResult(record_from_item(item), settled_here=False)
-        return self._settle_approved(approval_id, record.required_approvals, vote.decided_at)
+        return self._settle_approved(approval_id, needed, vote.decided_at)
 
     @staticmethod
     def _decision_values(verdict: str, decided_at: datetime) -> dict[str, Any]:
@@ -168,7 +174,7 @@ class DynamoApprovalItems:
         }
 
     def _settle_approved(self, approval_id: str, required: int, decided_at: datetime) -> VoteResult:
-        """Flip PENDING -> DECIDED approve once the count reached ``required``; of racing callers one wins."""
+        """Flip PENDING -> DECIDED approve once the counter reached ``required``; of racing callers one wins."""
         try:
             item = self._table.update_item(
                 Key=self._key(approval_id),
