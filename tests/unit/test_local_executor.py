@@ -62,3 +62,49 @@ def test_two_functions_run_at_once_each_with_its_own_environment(probe_home):
         assert json.loads(payload) == {"probe": f"value-{name}", "getenv": f"value-{name}", "written": name}
     # And the process environment is untouched
     assert "PROBE" not in os.environ and "WRITTEN_BY" not in os.environ
+
+
+POWERTOOLS_PROBE = """
+from aws_lambda_powertools.metrics import MetricUnit
+
+from controlroom.runtime import logger, metrics
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event, context):
+    for index in range(30):
+        metrics.add_metric(name=f"Probe{index}", unit=MetricUnit.Count, value=1)
+        logger.append_keys(**{f"key{event['n'] % 7}": index})
+        logger.info("probe")
+    return {"n": event["n"]}
+"""
+
+
+def test_concurrent_invocations_share_powertools_state_without_crashing(tmp_path, monkeypatch):
+    # Given a handler that adds metrics and log keys under Powertools' decorators
+    (tmp_path / "stepfunctions").mkdir()
+    (tmp_path / "functions" / "pt_probe").mkdir(parents=True)
+    (tmp_path / "functions" / "pt_probe" / "handler.py").write_text(POWERTOOLS_PROBE)
+    monkeypatch.setenv("CONTROLROOM_HOME", str(tmp_path))
+    monkeypatch.delenv("CONTROLROOM_LOG_DIR", raising=False)
+    monkeypatch.delitem(executor._MODULES, "pt_probe", raising=False)
+    errors: list[str] = []
+
+    def invoke_many(worker: int) -> None:
+        for n in range(40):
+            payload, errored, _ = executor.invoke(
+                "pt_probe", {"n": worker * 100 + n}, function_name=f"pt-{worker}", environment={}
+            )
+            if errored:
+                errors.append(payload)
+
+    # When eight threads invoke it at the same time, again and again
+    threads = [threading.Thread(target=invoke_many, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    executor._MODULES.pop("pt_probe", None)
+    # Then no invocation failed on Powertools' shared dicts
+    assert errors == []

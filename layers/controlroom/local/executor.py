@@ -63,6 +63,53 @@ class _ThreadEnviron(MutableMapping[str, str]):
         return f"_ThreadEnviron({dict(self._current())!r})"
 
 
+_POWERTOOLS_LOCK = threading.RLock()
+_powertools_guarded = False
+
+
+def _guard_powertools() -> None:
+    """Make Powertools' process-wide metric set and logger keys safe to share between invocation threads.
+
+    One Lambda sandbox runs one invocation, so Powertools keeps them in shared dicts; here concurrent
+    invocations would iterate one while another inserts ("dictionary changed size during iteration").
+    Each mutation and each read is made atomic with one lock (local engine only).
+    """
+    global _powertools_guarded
+    if _powertools_guarded:
+        return
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    guarded = {
+        AmazonCloudWatchEMFProvider: (
+            "add_metric",
+            "add_dimension",
+            "add_metadata",
+            "serialize_metric_set",
+            "clear_metrics",
+            "flush_metrics",
+            "set_default_dimensions",
+        ),
+        LambdaPowertoolsFormatter: (
+            "format",
+            "append_keys",
+            "remove_keys",
+            "clear_state",
+            "get_current_keys",
+        ),
+    }
+    for cls, names in guarded.items():
+        for name in names:
+            original = getattr(cls, name)
+
+            def locked(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                with _POWERTOOLS_LOCK:
+                    return _original(*args, **kwargs)
+
+            setattr(cls, name, locked)
+    _powertools_guarded = True
+
+
 def _install_environ() -> None:
     if not isinstance(os.environ, _ThreadEnviron):
         # os.getenv reads the module global, so it follows the replacement too.
@@ -152,6 +199,7 @@ def _load(agent: str) -> Callable[[dict[str, Any], Any], Any]:
 def _environment(variables: dict[str, str]) -> Iterator[None]:
     """This thread sees the process environment plus ``variables`` until the block ends."""
     _install_environ()
+    _guard_powertools()
     previous = getattr(_local, "environ", None)
     base = dict(previous) if previous is not None else dict(os.environ.items())
     _local.environ = {**base, **variables}
@@ -179,8 +227,9 @@ def invoke(
 
     Invocations do not wait for each other: each runs in the calling thread with its own environment,
     so a storm's invocations never time out in a queue, and a handler may invoke another synchronously.
-    Powertools' logger keys and metric set are process-wide, so concurrent invocations' log keys and
-    EMF batches can interleave in the local logs (each Lambda sandbox has its own in AWS).
+    Powertools' logger keys and metric set are process-wide (each Lambda sandbox has its own): their
+    updates are made atomic, but concurrent invocations' log keys and EMF batches can interleave in the
+    local logs.
     """
     import time
 
