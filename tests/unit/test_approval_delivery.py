@@ -156,3 +156,18 @@ def test_the_callback_function_runs_the_scheduled_sweep(aws, monkeypatch, lambda
     # Then the decision was delivered
     assert result["sent"] == [site.approval_id]
     assert stores().checkpoint.get_approval(site.approval_id).delivery == "sent"
+
+
+def test_a_failure_after_the_call_still_reports_the_decision_as_recorded(aws, monkeypatch):
+    # Given Step Functions answers, but marking the delivery done fails (a DynamoDB blip)
+    approval_id = put_pending()
+    sfn = RecordingSfn()
+
+    def blip(*args, **kwargs):
+        raise ConnectionResetError("connection reset by peer")
+
+    monkeypatch.setattr(type(stores().checkpoint), "finish_delivery", blip)
+    # When alice approves, Then she is told it is recorded and being delivered, never an error
+    outcome = _decide(sfn, approval_id)
+    assert outcome.decided and outcome.delivery == "pending"
+    assert stores().checkpoint.get_approval(approval_id).status is ApprovalStatus.DECIDED

@@ -17,9 +17,9 @@ from controlroom.errors import (
     ApprovalPlanMismatch,
 )
 from controlroom.metric_names import APPROVALS_APPROVED, APPROVALS_REJECTED, TIME_TO_DECISION
-from controlroom.runtime import emit
+from controlroom.runtime import emit, logger
 from controlroom.store import AuditLog, CheckpointStore
-from controlroom.store.approvals import DELIVERY_NOT_WAITING
+from controlroom.store.approvals import DELIVERY_NOT_WAITING, DELIVERY_PENDING
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def decide(
     if result.settled_here:
         _emit_decision_metrics(checkpoint, updated, moment)
     # Only the write that decided tells the flow; a vote that counted after another decided does not.
-    delivery = deliver(checkpoint, sfn_client, approval_id) if result.settled_here else "not_needed"
+    delivery = _deliver_now(checkpoint, sfn_client, approval_id) if result.settled_here else "not_needed"
     audit.append(
         updated.incident_id,
         "approval_decision",
@@ -175,6 +175,16 @@ def decide(
         record=updated,
         delivery=delivery,
     )
+
+
+def _deliver_now(checkpoint: CheckpointStore, sfn_client: Any, approval_id: str) -> str:
+    try:
+        return deliver(checkpoint, sfn_client, approval_id)
+    except Exception as exc:
+        # The decision is recorded whatever failed here (e.g. marking it sent): it stays in the outbox,
+        # and the next retry (page, POST, sweep) settles it once the lease lapses.
+        logger.warning("approval delivery failed", approval_id=approval_id, error_type=type(exc).__name__)
+        return DELIVERY_PENDING
 
 
 def _emit_decision_metrics(checkpoint: CheckpointStore, record: ApprovalRecord, decided_at: datetime) -> None:
