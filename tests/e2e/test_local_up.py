@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -50,17 +51,24 @@ class UpProcess:
             text=True,
         )
         self.lines: list[str] = []
+        # A reader thread, because select() on a buffered text pipe misses lines already read ahead.
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
 
-    def wait_for(self, marker: str, timeout: float = 120.0) -> str:
+    def _read(self) -> None:
         assert self.process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
+        for line in self.process.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, marker: str, timeout: float = 180.0) -> str:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
                 break
-            line = self.process.stdout.readline()
-            if not line:
+            if line is None:
                 break
             self.lines.append(line)
             if marker in line:
