@@ -2,8 +2,9 @@
 
 moto 5.2.5 has no state persistence of its own (its recorder replays requests, which would run every
 execution and handler again), so the engine saves what a user reads after a restart: every item of
-the checkpoint and audit tables. Step Functions executions live in moto's interpreter threads and
-cannot be saved; what depended on them is settled on restore (see ``restore``).
+the checkpoint and audit tables, and the audit HMAC key's material so the chains still verify. Step
+Functions executions live in moto's interpreter threads and cannot be saved; what depended on them is
+settled on restore (see ``restore``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SNAPSHOT_FILE = "snapshot.json"
 SNAPSHOT_VERSION = 1
 # The tables by their stack output; the snapshot names them by role so a renamed stack still restores.
 TABLE_OUTPUTS = {"checkpoint": "CheckpointTableName", "audit": "AuditTableName"}
+AUDIT_KEY_OUTPUT = "AuditKeyArn"
 _BATCH = 25
 
 
@@ -63,14 +65,31 @@ def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _audit_key(outputs: dict[str, str]) -> Any:
+    """moto's in-process record of the audit chain's KMS HMAC key (the engine runs moto in this process)."""
+    from moto.kms.models import kms_backends
+
+    arn = outputs.get(AUDIT_KEY_OUTPUT, "")
+    if not arn:
+        return None
+    _, _, _, region, account, resource = arn.split(":", 5)
+    return kms_backends[account][region].keys.get(resource.removeprefix("key/"))
+
+
 def save(dynamodb: Any, outputs: dict[str, str], path: Path) -> int:
-    """Write every item of both tables to ``path`` (owner-only, replaced atomically); return the count."""
+    """Write every item of both tables to ``path`` (owner-only, replaced atomically); return the count.
+
+    The audit HMAC key's material goes with them: a new deploy creates a new key, under which the saved
+    chains would no longer verify. The file is the owner's only, like the key would be in KMS.
+    """
     tables = {role: _scan(dynamodb, outputs[output]) for role, output in TABLE_OUTPUTS.items()}
+    key = _audit_key(outputs)
+    material = base64.b64encode(key.key_material).decode("ascii") if key is not None else None
     temporary = path.with_suffix(".tmp")
     temporary.unlink(missing_ok=True)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        json.dump({"version": SNAPSHOT_VERSION, "tables": _encode(tables)}, handle)
+        json.dump({"version": SNAPSHOT_VERSION, "tables": _encode(tables), "audit_key": material}, handle)
     temporary.replace(path)
     return sum(len(items) for items in tables.values())
 
@@ -105,6 +124,9 @@ def restore(dynamodb: Any, outputs: dict[str, str], path: Path) -> RestoreReport
     snapshot = json.loads(path.read_text())
     if snapshot.get("version") != SNAPSHOT_VERSION:
         raise ValueError(f"{path} is not a controlroom snapshot of version {SNAPSHOT_VERSION}; move it away")
+    key = _audit_key(outputs)
+    if key is not None and snapshot.get("audit_key"):
+        key.key_material = base64.b64decode(snapshot["audit_key"])
     counts = {"items": 0, "lock": 0, "approval": 0}
     for role, items in _decode(snapshot["tables"]).items():
         table = outputs[TABLE_OUTPUTS[role]]
