@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,34 @@ def local_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
         aws_secret_access_key="local",
         aws_session_token="local",
     )
+
+
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_dynamodb_lock = threading.RLock()
+_dynamodb_atomic = False
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """One lock around moto's DynamoDB writes, as DynamoDB applies each write to an item atomically.
+
+    moto evaluates a ConditionExpression and then applies the write with no lock, so two concurrent
+    invocations could both pass the same condition (two incidents for one alarm, two decisions for one
+    approval). Only moto's backend is serialised; our handlers still run concurrently.
+    """
+    global _dynamodb_atomic
+    if _dynamodb_atomic:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    _dynamodb_atomic = True
 
 
 class PortInUse(OSError):
@@ -71,6 +100,7 @@ class MotoServer:
         # moto's Step Functions interpreter calls other services on localhost:MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         patches.apply(self.url)
+        make_dynamodb_writes_atomic()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._server = server
