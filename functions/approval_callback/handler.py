@@ -1,8 +1,12 @@
-"""Lambda entry point of the approval callback: a web endpoint (Powertools REST resolver), not an agent."""
+"""Lambda entry point of the approval callback: a web endpoint (Powertools REST resolver), not an agent.
+
+The same function runs the scheduled delivery sweep: the rule's constant input names the task.
+"""
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from controlroom.approval.app import app
+from controlroom.approval.app import app, sweep_outbox
+from controlroom.approval.sweep_event import is_sweep_event
 from controlroom.runtime import logger, metrics, tracer
 
 
@@ -10,4 +14,6 @@ from controlroom.runtime import logger, metrics, tracer
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event, context):
+    if is_sweep_event(event):
+        return sweep_outbox()
     return app.resolve(event, context)

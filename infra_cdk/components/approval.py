@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
+from controlroom.approval.sweep_event import SWEEP_RATE_MINUTES, sweep_event
 from infra_cdk.acknowledge import acknowledge
 
 _API_SUPPRESSIONS = [
@@ -118,3 +121,25 @@ class ApprovalEndpoint(Construct):
         # needs no URL (and giving it one would make the API depend on itself).
         request_approval.add_environment("APPROVAL_BASE_URL", self.api.url)
         request_approval.add_environment("APPROVAL_SENDER", sender)
+        self.delivery_sweep = self._delivery_sweep(prefix, callback_alias)
+
+    def _delivery_sweep(self, prefix: str, callback_alias: lambda_.IFunction) -> scheduler.Schedule:
+        """Every minute, the callback delivers decisions whose SendTaskSuccess/Failure failed (the outbox).
+
+        EventBridge Scheduler invokes the alias (the code version the approval pages run) through a role
+        it may assume for this alone. The callback's own role already holds what the sweep calls: Query
+        on the checkpoint table's gsi1, UpdateItem for the delivery lease, SendTaskSuccess/Failure.
+        """
+        return scheduler.Schedule(
+            self,
+            "DeliverySweep",
+            schedule_name=f"{prefix}-approval-delivery-sweep",
+            description="Retries approval decisions recorded but not yet delivered to the waiting flow",
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(SWEEP_RATE_MINUTES)),
+            target=scheduler_targets.LambdaInvoke(
+                callback_alias,
+                input=scheduler.ScheduleTargetInput.from_object(sweep_event()),
+                retry_attempts=0,  # the next tick is the retry
+                max_event_age=Duration.minutes(SWEEP_RATE_MINUTES * 2),
+            ),
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -10,6 +11,9 @@ import boto3
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+# boto3's default session is not thread-safe while it creates clients; the local engine runs handlers
+# in concurrent threads of one process (in Lambda there is one thread, and this costs nothing).
+_CREATE_LOCK = threading.Lock()
 
 
 def _region() -> str:
@@ -18,12 +22,14 @@ def _region() -> str:
 
 @lru_cache(maxsize=64)
 def _client(service: str, region: str, endpoint: str | None) -> Any:
-    return boto3.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
+    with _CREATE_LOCK:
+        return boto3.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
 
 
 @lru_cache(maxsize=8)
 def _resource(service: str, region: str, endpoint: str | None) -> Any:
-    return boto3.resource(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
+    with _CREATE_LOCK:
+        return boto3.resource(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
 
 
 def client(service: str) -> Any:

@@ -41,10 +41,12 @@ def test_one_stack_has_exactly_the_expected_resources(local: Any) -> None:
         "AWS::CloudWatch::Dashboard": 1,
         # alarms start incidents, deployment requests start deployments
         "AWS::Events::Rule": 2,
+        # the approval delivery sweep
+        "AWS::Scheduler::Schedule": 1,
         # the two rules' dead-letter queues and the agents' asynchronous one
         "AWS::SQS::Queue": 3,
-        # one per agent, plus each state machine's and each rule's
-        "AWS::IAM::Role": len(AGENTS) + 4,
+        # one per agent, plus each state machine's, each rule's and the delivery sweep schedule's
+        "AWS::IAM::Role": len(AGENTS) + 5,
         # one per agent, plus each state machine's
         "AWS::Logs::LogGroup": len(AGENTS) + 2,
     }

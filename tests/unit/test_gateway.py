@@ -103,3 +103,71 @@ def test_stop_releases_the_port():
     gateway.stop()
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{base_url}/", timeout=2)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "BREW", "PROPFIND"])
+def test_unknown_methods_are_405_and_never_reach_the_handler(echo, method):
+    handler, base_url = echo
+    split = urlsplit(base_url)
+    connection = http.client.HTTPConnection(split.hostname, split.port, timeout=5)
+    connection.request(method, "/approvals/apr-1")
+    response = connection.getresponse()
+    assert response.status == 405 and "POST" in (response.getheader("Allow") or "")
+    response.read()
+    connection.close()
+    assert handler.events == []
+
+
+def test_a_stalled_client_is_disconnected_after_the_read_timeout():
+    import socket
+
+    # Given a gateway with a short read timeout
+    gateway = LocalGateway(EchoHandler(), port=0, read_timeout=0.3)
+    split = urlsplit(gateway.start())
+    try:
+        # When a client sends half a request line and stops
+        with socket.create_connection((split.hostname, split.port), timeout=5) as client:
+            client.sendall(b"GET /approvals/apr-1 HT")
+            # Then the gateway closes the connection (recv returns EOF) well before the client gives up
+            assert client.recv(1024) == b""
+    finally:
+        gateway.stop()
+
+
+def test_a_burst_of_connections_queues_in_the_listen_backlog():
+    import socket
+
+    from controlroom.local.gateway import _GatewayServer
+
+    # Given a bound gateway socket whose accept loop has not started (so connections only queue)
+    server = _GatewayServer(("127.0.0.1", 0), EchoHandler(), "local")
+    host, port = server.server_address[:2]
+    clients = []
+    try:
+        # When 40 clients connect at once, Then every connect completes (a backlog of 5 would stall them)
+        for _ in range(40):
+            client = socket.socket()
+            client.settimeout(2)
+            client.connect((host, port))
+            clients.append(client)
+        assert len(clients) == 40
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()
+
+
+def test_restarting_on_the_same_port_works_at_once():
+    # Given a gateway that served a request on a fixed port and stopped (its side closed first)
+    first = LocalGateway(EchoHandler(), port=0)
+    port = urlsplit(first.start()).port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/x", timeout=5) as response:
+        response.read()
+    first.stop()
+    # When it starts again on that port at once, Then it binds and serves
+    again = LocalGateway(EchoHandler(), port=port)
+    try:
+        with urllib.request.urlopen(f"{again.start()}/x", timeout=5) as response:
+            assert response.status == 201
+    finally:
+        again.stop()

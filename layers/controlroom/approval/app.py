@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from controlroom.approval.decide import DecisionOutcome, check_can_vote, decide
+from controlroom.approval.delivery import redeliver, sweep
 from controlroom.approval.pages import SECURITY_HEADERS, decision_page, message_page
 from controlroom.approval.secret import signing_key
 from controlroom.approval.signing import APPROVAL_ID_PATTERN, verify
@@ -82,24 +83,45 @@ def _html(status: int, body: str) -> Response:
     )
 
 
-def _already_decided(approval_id: str) -> Response:
-    record = stores().checkpoint.get_approval(approval_id)
+_BEING_DELIVERED = (
+    "The decision ({verb}) is recorded and is being delivered to the waiting incident flow; "
+    "it is retried automatically. Nothing more is needed from you."
+)
+
+
+def _being_delivered(outcome: str | None) -> Response:
+    verb = "approved" if outcome == "approve" else "rejected"
+    return _html(202, message_page("Decision recorded", _BEING_DELIVERED.format(verb=verb), "ok"))
+
+
+def _already_decided(approval_id: str, approver: str | None) -> Response:
+    current = stores()
+    record = current.checkpoint.get_approval(approval_id)
+    # Every page load or POST after a failed delivery retries it (the scheduled sweep does too).
+    if (
+        record.status is ApprovalStatus.DECIDED
+        and record.delivery == "pending"
+        and redeliver(current.checkpoint, current.audit, _sfn(), approval_id) == "pending"
+    ):
+        return _being_delivered(record.outcome)
     if record.status is ApprovalStatus.DECIDED and record.votes:
-        last = record.votes[-1]
+        deciders = [v for v in record.votes if v.verdict == record.outcome] or record.votes[-1:]
+        last = deciders[-1] if record.outcome == "approve" else deciders[0]
         verb = "approved" if record.outcome == "approve" else "rejected"
-        message = (
-            f"This request was already decided: {verb} by {last.approver} at {isoformat(last.decided_at)}."
-        )
-    else:
+        names = ", ".join(v.approver for v in deciders) if record.outcome == "approve" else last.approver
+        message = f"This request was already decided: {verb} by {names} at {isoformat(last.decided_at)}."
+    elif approver and any(v.approver.strip().lower() == approver.strip().lower() for v in record.votes):
         message = "You have already voted on this request; it is waiting for other approvers."
+    else:
+        message = "This request changed while you were deciding. Reload the page from your email link."
     return _html(409, message_page("Already decided", message, "warn"))
 
 
-def _refusal(exc: Exception, approval_id: str) -> Response:
+def _refusal(exc: Exception, approval_id: str, approver: str | None = None) -> Response:
     metrics.add_metric(name="ApprovalRefusals", unit=MetricUnit.Count, value=1)
     logger.info("approval request refused", error_type=type(exc).__name__, approval_id=approval_id[:40])
     if isinstance(exc, ApprovalAlreadyDecided):
-        return _already_decided(approval_id)
+        return _already_decided(approval_id, approver)
     for error_type, status, title, message in _REFUSALS:
         if isinstance(exc, error_type):
             return _html(status, message_page(title, message))
@@ -134,21 +156,25 @@ def _claims(approval_id: str, fields: dict[str, str]) -> Any:
 @app.get("/approvals/<approval_id>")
 def show_approval(approval_id: str) -> Response:
     """GET: verify the link, show the plan and the form. Never decides (mail scanners prefetch links)."""
+    approver: str | None = None
     try:
         bind_environment(settings().ENVIRONMENT)
         query = dict(app.current_event.query_string_parameters or {})
         claims = _claims(approval_id, query)
+        approver = claims.approver
         checkpoint = stores().checkpoint
         record = checkpoint.get_approval(approval_id)
         check_can_vote(record, claims.approver, utcnow())
         brief = checkpoint.approval_brief(approval_id)
     except (ControlroomError, ValueError) as exc:
-        return _refusal(exc, approval_id)
+        return _refusal(exc, approval_id, approver)
     metrics.add_metric(name="ApprovalPagesShown", unit=MetricUnit.Count, value=1)
     return _html(200, decision_page(brief, record, claims.approver, claims.expires, query["sig"]))
 
 
 def _decided_page(outcome: DecisionOutcome) -> Response:
+    if outcome.delivery == "pending":
+        return _being_delivered(outcome.outcome)
     if not outcome.decided:
         message = f"Your approval is recorded; {outcome.approvals_missing} more approval(s) needed before the plan runs."
         return _html(200, message_page("Vote recorded", message, "ok"))
@@ -162,10 +188,12 @@ def _decided_page(outcome: DecisionOutcome) -> Response:
 @app.post("/approvals/<approval_id>")
 def submit_decision(approval_id: str) -> Response:
     """POST: re-check the signed fields, the verdict and the plan digest, then decide."""
+    approver: str | None = None
     try:
         bind_environment(settings().ENVIRONMENT)
         fields = _form()
         claims = _claims(approval_id, fields)
+        approver = claims.approver
         verdict = fields.get("verdict", "")
         comment = fields.get("comment", "")
         if verdict not in ("approve", "reject") or len(comment) > _MAX_COMMENT:
@@ -182,7 +210,7 @@ def submit_decision(approval_id: str) -> Response:
             fields.get("plan_digest", ""),
         )
     except (ControlroomError, ValueError) as exc:
-        return _refusal(exc, approval_id)
+        return _refusal(exc, approval_id, approver)
     metrics.add_metric(name="ApprovalVotes", unit=MetricUnit.Count, value=1)
     return _decided_page(outcome)
 
@@ -202,3 +230,21 @@ def unexpected(exc: Exception) -> Response:
     return _html(
         500, message_page("Something went wrong", "The approval service failed; nothing was decided.")
     )
+
+
+def sweep_outbox() -> dict[str, Any]:
+    """The scheduled sweep: deliver every decided approval the flow was not told about yet."""
+    bind_environment(settings().ENVIRONMENT)
+    current = stores()
+    report = sweep(current.checkpoint, current.audit, _sfn())
+    metrics.add_metric(name="ApprovalDeliveriesRetried", unit=MetricUnit.Count, value=len(report.sent))
+    metrics.add_metric(
+        name="ApprovalDeliveriesPending", unit=MetricUnit.Count, value=len(report.still_pending)
+    )
+    logger.info(
+        "approval outbox swept",
+        sent=len(report.sent),
+        not_waiting=len(report.not_waiting),
+        still_pending=len(report.still_pending),
+    )
+    return {"sent": report.sent, "not_waiting": report.not_waiting, "still_pending": report.still_pending}

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from controlroom.contracts import ApprovalOutcome, ApprovalRecord, ApprovalStatus, ApprovalVote, utcnow
+from controlroom.approval.delivery import deliver
+from controlroom.contracts import ApprovalRecord, ApprovalStatus, ApprovalVote, utcnow
 from controlroom.contracts.approval import Verdict
 from controlroom.errors import (
     ApprovalAlreadyDecided,
@@ -18,19 +17,19 @@ from controlroom.errors import (
     ApprovalPlanMismatch,
 )
 from controlroom.metric_names import APPROVALS_APPROVED, APPROVALS_REJECTED, TIME_TO_DECISION
-from controlroom.runtime import emit
+from controlroom.runtime import emit, logger
 from controlroom.store import AuditLog, CheckpointStore
-
-NOT_WAITING_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-_CAUSE_LIMIT = 1000
+from controlroom.store.approvals import DELIVERY_NOT_WAITING, DELIVERY_PENDING
 
 
 @dataclass(frozen=True)
 class DecisionOutcome:
     """What one vote did.
 
-    ``decided`` is True when this vote settled the approval (the flow was told); otherwise the
-    vote was recorded and ``approvals_missing`` more approvals are needed.
+    ``decided`` is True when the approval is decided (by this vote, or by another that landed while
+    this one was counted); otherwise the vote was recorded and ``approvals_missing`` more approvals are
+    needed. ``delivery`` is ``sent`` when this vote decided and the flow was told, ``pending`` when the
+    decision is recorded but the flow could not be told yet (it is retried), ``not_needed`` otherwise.
     """
 
     approval_id: str
@@ -41,6 +40,7 @@ class DecisionOutcome:
     outcome: str | None
     approvals_missing: int
     record: ApprovalRecord
+    delivery: str = "not_needed"
 
 
 def _same_approver(left: str, right: str) -> bool:
@@ -116,6 +116,11 @@ def decide(
         The vote decided the approval but the execution was no longer waiting for it.
     ValueError
         ``verdict`` or ``comment`` is not acceptable.
+
+    Notes
+    -----
+    A failure to reach Step Functions is not raised: the decision stays recorded in the outbox
+    (``delivery="pending"``) and is delivered by the next page load, POST or the scheduled sweep.
     """
     if verdict not in ("approve", "reject"):
         raise ValueError("verdict must be approve or reject")
@@ -132,36 +137,31 @@ def decide(
         decided_at=moment,
         plan_digest=plan_digest_seen,
     )
-    updated = checkpoint.add_vote(approval_id, vote)
+    result = checkpoint.add_vote(approval_id, vote)
+    updated = result.record
     decided = updated.status is ApprovalStatus.DECIDED
-    if decided:
+    if result.settled_here:
         _emit_decision_metrics(checkpoint, updated, moment)
-    payload = {
-        "approval_id": approval_id,
-        "approver": approver,
-        "verdict": verdict,
-        "comment": comment,
-        "plan_digest": plan_digest_seen,
-        "decided": decided,
-        "outcome": updated.outcome,
-        "status": updated.status.value,
-        "trusted_local": not enforce_approvers,
-    }
-    try:
-        delivery = _deliver(checkpoint, sfn_client, updated, vote) if decided else "not_needed"
-    except Exception as exc:
-        # The vote stands; the audit says the flow could not be told (it will time out and escalate).
-        audit.append(
-            updated.incident_id,
-            "approval_decision",
-            f"approver:{approver}",
-            {**payload, "delivery": f"failed:{type(exc).__name__}"},
-        )
-        raise
+    # Only the write that decided tells the flow; a vote that counted after another decided does not.
+    delivery = _deliver_now(checkpoint, sfn_client, approval_id) if result.settled_here else "not_needed"
     audit.append(
-        updated.incident_id, "approval_decision", f"approver:{approver}", {**payload, "delivery": delivery}
+        updated.incident_id,
+        "approval_decision",
+        f"approver:{approver}",
+        {
+            "approval_id": approval_id,
+            "approver": approver,
+            "verdict": verdict,
+            "comment": comment,
+            "plan_digest": plan_digest_seen,
+            "decided": result.settled_here,
+            "outcome": updated.outcome,
+            "status": updated.status.value,
+            "trusted_local": not enforce_approvers,
+            "delivery": delivery,
+        },
     )
-    if delivery == "not_waiting":
+    if delivery == DELIVERY_NOT_WAITING:
         raise ApprovalNotWaiting(f"the execution is no longer waiting for approval {approval_id}")
     approvals = sum(1 for v in updated.votes if v.verdict == "approve")
     return DecisionOutcome(
@@ -171,9 +171,20 @@ def decide(
         verdict=verdict,
         decided=decided,
         outcome=updated.outcome,
-        approvals_missing=0 if decided else updated.required_approvals - approvals,
+        approvals_missing=0 if decided else max(0, updated.required_approvals - approvals),
         record=updated,
+        delivery=delivery,
     )
+
+
+def _deliver_now(checkpoint: CheckpointStore, sfn_client: Any, approval_id: str) -> str:
+    try:
+        return deliver(checkpoint, sfn_client, approval_id)
+    except Exception as exc:
+        # The decision is recorded whatever failed here (e.g. marking it sent): it stays in the outbox,
+        # and the next retry (page, POST, sweep) settles it once the lease lapses.
+        logger.warning("approval delivery failed", approval_id=approval_id, error_type=type(exc).__name__)
+        return DELIVERY_PENDING
 
 
 def _emit_decision_metrics(checkpoint: CheckpointStore, record: ApprovalRecord, decided_at: datetime) -> None:
@@ -181,27 +192,3 @@ def _emit_decision_metrics(checkpoint: CheckpointStore, record: ApprovalRecord, 
     emit.count(APPROVALS_APPROVED if record.outcome == "approve" else APPROVALS_REJECTED)
     emit.seconds_between(TIME_TO_DECISION, record.created_at, decided_at)
     emit.pending_approvals(checkpoint.pending_approvals)
-
-
-def _deliver(checkpoint: CheckpointStore, sfn_client: Any, record: ApprovalRecord, vote: ApprovalVote) -> str:
-    """Tell the waiting execution; return ``sent`` or ``not_waiting`` (other errors propagate)."""
-    token = checkpoint.task_token(record.approval_id)
-    try:
-        if record.outcome == "approve":
-            outcome = ApprovalOutcome(
-                approval_id=record.approval_id,
-                verdict="approve",
-                approvers=[v.approver for v in record.votes if v.verdict == "approve"],
-                plan_digest=record.plan_digest,
-            )
-            sfn_client.send_task_success(taskToken=token, output=outcome.model_dump_json())
-        else:
-            cause = f"rejected by {vote.approver}" + (f": {vote.comment}" if vote.comment else "")
-            sfn_client.send_task_failure(
-                taskToken=token, error="ApprovalRejected", cause=cause[:_CAUSE_LIMIT]
-            )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in NOT_WAITING_CODES:
-            return "not_waiting"
-        raise
-    return "sent"

@@ -41,6 +41,11 @@ class ApprovalRecord(Contract):
     expires_at: datetime
     votes: list[ApprovalVote] = Field(default_factory=list)
     outcome: Verdict | None = None
+    delivery: Literal["pending", "sent", "not_waiting"] | None = Field(
+        None,
+        description="Whether the decision reached the waiting execution: pending (in the outbox, retried), "
+        "sent, or not_waiting (the execution had stopped waiting). None while undecided.",
+    )
 
 
 class ApprovalRequested(Contract):

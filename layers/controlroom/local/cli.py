@@ -35,24 +35,46 @@ def _decide(client: EngineClient, approval_id: str, verdict: str, comment: str) 
     return EXIT_OK
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: stop like Ctrl-C (save the tables, remove the state file)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    import signal
+
     from controlroom.local.engine import LocalEngine
 
-    engine = LocalEngine(env=args.env, port=args.port)
-    print(f"starting the local engine (env={args.env}) ...", flush=True)
-    engine.start(seed_world=not args.no_world)
-    engine.write_state_file()
-    assert engine.client is not None
-    print(f"local AWS on {engine.client.endpoint}; approvals served on {engine.client.gateway_url}")
-    print(f"state machine {engine.outputs['StateMachineArn']}")
-    print(
-        "ready: in another terminal, `controlroom fire events/alarm_lambda_errors.json --now`. Ctrl-C stops."
+    engine = LocalEngine(
+        env=args.env, port=args.port, cdk_out=Path(args.cdk_out) if args.cdk_out else None, persist=True
     )
+    # Service managers and `kill` send SIGTERM; without a handler Python dies without its finally blocks.
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        print(f"starting the local engine (env={args.env}) ...", flush=True)
+        engine.start(seed_world=not args.no_world)
+        engine.write_state_file()
+        assert engine.client is not None
+        print(f"local AWS on {engine.client.endpoint}; approvals served on {engine.client.gateway_url}")
+        print(f"state machine {engine.outputs['StateMachineArn']}")
+        if engine.restored is not None:
+            print(
+                f"restored {engine.restored.items} items from the last run; executions do not survive a "
+                f"restart ({engine.restored.released_locks} dedupe locks released, "
+                f"{engine.restored.expired_approvals} pending approvals expired)"
+            )
+        print(
+            "ready: in another terminal, `controlroom fire events/alarm_lambda_errors.json --now`. "
+            "Ctrl-C stops.",
+            flush=True,
+        )
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
-        print("stopping")
+    except (KeyboardInterrupt, _Terminated):
+        print("stopping", flush=True)
     finally:
         engine.stop()
     return EXIT_OK
@@ -85,13 +107,7 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    import urllib.request
-
-    from controlroom.local.engine import INBOX_PATH
-
-    client = _client()
-    with urllib.request.urlopen(client.gateway_url.rstrip("/") + INBOX_PATH, timeout=10) as response:
-        emails = json.loads(response.read())
+    emails = _client().inbox()
     if not emails:
         print("the local inbox is empty: no approval email was sent yet")
     for email in emails:
@@ -195,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4599)
     up.add_argument("--env", default="local")
     up.add_argument("--no-world", action="store_true", help="do not create the demo workload")
+    up.add_argument("--cdk-out", help="deploy this synthesized cdk.out instead of synthesizing")
     up.set_defaults(func=cmd_up)
     fire = sub.add_parser("fire", help="put an event on the local EventBridge bus")
     fire.add_argument("event_file")

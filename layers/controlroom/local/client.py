@@ -33,9 +33,12 @@ class ExecutionView:
 class EngineClient:
     """A client for the local engine: the same calls whether it runs in this process or another."""
 
-    def __init__(self, endpoint: str, outputs: dict[str, str], gateway_url: str = "") -> None:
+    def __init__(
+        self, endpoint: str, outputs: dict[str, str], gateway_url: str = "", inbox_token: str = ""
+    ) -> None:
         self.endpoint, self.outputs, self.gateway_url = endpoint, outputs, gateway_url
         self._clients: dict[str, Any] = {}
+        self.inbox_token = inbox_token
         self._session = boto3.Session(
             aws_access_key_id="local",
             aws_secret_access_key="local",
@@ -57,7 +60,9 @@ class EngineClient:
                 "no local engine is running in this checkout: start one with `controlroom up`"
             )
         state = json.loads(path.read_text())
-        client = cls(state["endpoint"], state["outputs"], state.get("gateway_url", ""))
+        client = cls(
+            state["endpoint"], state["outputs"], state.get("gateway_url", ""), state.get("inbox_token", "")
+        )
         try:
             client.sfn.list_state_machines()
         except Exception as exc:
@@ -66,6 +71,19 @@ class EngineClient:
                 " start one with `controlroom up`"
             ) from exc
         return client
+
+    def inbox(self) -> list[dict[str, Any]]:
+        """The approval emails the engine sent, read from its gateway with the state file's token."""
+        import urllib.request
+
+        from controlroom.local.engine import INBOX_PATH
+
+        request = urllib.request.Request(
+            self.gateway_url.rstrip("/") + INBOX_PATH, headers={"Authorization": f"Bearer {self.inbox_token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            emails: list[dict[str, Any]] = json.loads(response.read())
+        return emails
 
     def aws(self, service: str) -> Any:
         # One client per service: creating one reads os.environ, which in-process handlers rewrite as they run.

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from controlroom.local import deploy as deployer
+from controlroom.local import snapshot
 from controlroom.local.client import EngineClient
 from controlroom.local.paths import repo_root, state_dir
 from controlroom.local.server import MotoServer, start_server
@@ -21,13 +25,27 @@ from controlroom.local.world import World
 # The local inbox, served beside the approval pages so `controlroom inbox` works from another process
 # (moto's /moto-api/data.json fails on some of the stack's resources).
 INBOX_PATH = "/_local/inbox"
+STATE_FILE = "local.json"
 
 
-def _inbox_response() -> dict[str, Any]:
+def _inbox_response(event: dict[str, Any], token: str) -> dict[str, Any]:
+    """The sent approval emails, only for a caller holding the token from the state file.
+
+    The emails carry signed approval links: anyone else on this machine who can reach the port
+    (another user, a browser page's fetch) must not read them.
+    """
     from dataclasses import asdict
 
     from controlroom.approval.inbox import sent_approval_emails
 
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    presented = headers.get("authorization", "").removeprefix("Bearer ")
+    if not token or not hmac.compare_digest(presented.encode(), token.encode()):
+        return {
+            "statusCode": 401,
+            "headers": {"content-type": "text/plain", "www-authenticate": "Bearer"},
+            "body": "the local inbox needs the token from .controlroom/local.json",
+        }
     body = json.dumps([asdict(email) for email in sent_approval_emails()])
     return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": body}
 
@@ -83,6 +101,14 @@ class LocalEngine:
     client: EngineClient | None = None
     world: World | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    inbox_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # `controlroom up` keeps its tables across restarts (see controlroom.local.snapshot); tests do not.
+    persist: bool = False
+    restored: Any = None
+    # EventBridge Scheduler is not deployed locally: the engine runs the approval delivery sweep itself.
+    sweep_interval_seconds: float = 60.0
+    _sweeper_stop: threading.Event = field(default_factory=threading.Event)
+    _sweeper: threading.Thread | None = None
     _gateway_url: str = "http://127.0.0.1:0"
 
     def start(
@@ -96,13 +122,53 @@ class LocalEngine:
         log_dir.mkdir(exist_ok=True)
         os.environ["CONTROLROOM_LOG_DIR"] = str(log_dir)
         self._gateway_url = self._start_gateway()
-        return self._deploy(seed_world=seed_world, protected=protected, cause=cause)
+        self._deploy(seed_world=seed_world, protected=protected, cause=cause)
+        if self.persist:
+            self.restored = snapshot.restore(
+                self._dynamodb(), self.outputs, state_dir() / snapshot.SNAPSHOT_FILE
+            )
+        self._sweeper_stop.clear()
+        self._sweeper = threading.Thread(target=self._sweep_forever, name="controlroom-sweeper", daemon=True)
+        self._sweeper.start()
+        return self
+
+    def sweep_approvals(self) -> dict[str, Any]:
+        """Run the approval delivery sweep once, as the deployed schedule does every minute."""
+        from controlroom.approval.sweep_event import sweep_event
+        from controlroom.local import executor
+        from controlroom.local.patches import handler_environment
+
+        function = self._callback_function(f"{stack_name(self.env)}-approval-callback")
+        payload, errored, _ = executor.invoke(
+            "approval_callback",
+            sweep_event(),
+            function_name=function.function_name,
+            environment=handler_environment(function),
+            version=str(function.version),
+        )
+        result: dict[str, Any] = json.loads(payload)
+        if errored:
+            raise RuntimeError(f"the approval delivery sweep failed: {result.get('errorType')}")
+        return result
+
+    def _sweep_forever(self) -> None:
+        while not self._sweeper_stop.wait(self.sweep_interval_seconds):
+            try:
+                self.sweep_approvals()
+            except Exception as exc:  # a failed sweep is retried on the next tick, like the schedule
+                print(
+                    f"  approval delivery sweep failed ({type(exc).__name__}); retried next tick", flush=True
+                )
+
+    def _dynamodb(self) -> Any:
+        assert self.client is not None
+        return self.client.aws("dynamodb")
 
     def _deploy(self, *, seed_world: bool, protected: bool, cause: str = "deploy") -> LocalEngine:
         assert self.server is not None and self.cdk_out is not None
         deployment = deployer.deploy(self.cdk_out, stack_name(self.env), self.server.url, self._gateway_url)
         self.outputs = deployment.outputs
-        self.client = EngineClient(self.server.url, self.outputs, self._gateway_url)
+        self.client = EngineClient(self.server.url, self.outputs, self._gateway_url, self.inbox_token)
         if seed_world:
             self.world = World(self.server.url, protected=protected, cause=cause).seed()
             self.world.start_simulator()
@@ -138,7 +204,7 @@ class LocalEngine:
 
         def approval_handler(event: dict[str, Any], context: Any) -> Any:
             if event.get("path") == INBOX_PATH:
-                return _inbox_response()
+                return _inbox_response(event, self.inbox_token)
             function = self._callback_function(f"{stack_name(self.env)}-approval-callback")
             payload, errored, _ = executor.invoke(
                 "approval_callback",
@@ -174,29 +240,38 @@ class LocalEngine:
     def write_state_file(self) -> Path:
         """Tell other `controlroom` commands where this engine listens."""
         assert self.client is not None
-        path = state_dir() / "local.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "endpoint": self.client.endpoint,
-                    "outputs": self.outputs,
-                    "gateway_url": self.client.gateway_url,
-                    "pid": os.getpid(),
-                    "started_at": time.time(),
-                },
-                indent=2,
-            )
-        )
+        path = state_dir() / STATE_FILE
+        state = {
+            "endpoint": self.client.endpoint,
+            "outputs": self.outputs,
+            "gateway_url": self.client.gateway_url,
+            "inbox_token": self.inbox_token,
+            "pid": os.getpid(),
+            "started_at": time.time(),
+        }
+        # Owner-only: the file holds the inbox token. Written to a new file, then moved into place.
+        temporary = path.with_suffix(".tmp")
+        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(state, handle, indent=2)
+        temporary.replace(path)
         return path
 
     def stop(self) -> None:
+        self._sweeper_stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=30)
+            self._sweeper = None
         if self.world:
             self.world.stop_simulator()
         if self.gateway:
             self.gateway.stop()
+        if self.persist and self.server and self.client:
+            snapshot.save(self._dynamodb(), self.outputs, state_dir() / snapshot.SNAPSHOT_FILE)
         if self.server:
             self.server.stop()
-        path = state_dir() / "local.json"
+        path = state_dir() / STATE_FILE
         if path.exists() and json.loads(path.read_text()).get("pid") == os.getpid():
             path.unlink()
 

@@ -10,7 +10,7 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +19,101 @@ from typing import Any
 
 from controlroom.local.paths import repo_root
 
-# One invocation at a time: handlers read os.environ, which is process-wide.
-_INVOKE_LOCK = threading.RLock()
+# Invocations run concurrently, each in its caller's thread (moto's interpreter, the gateway) with its
+# function's own environment, as Lambda runs each in its own sandbox. Only importing a handler is locked.
+_LOAD_LOCK = threading.Lock()
 _MODULES: dict[str, ModuleType] = {}
 _local = threading.local()
+
+
+class _ThreadEnviron(MutableMapping[str, str]):
+    """os.environ as each invocation sees it: its function's variables, without touching other threads'.
+
+    Reads and writes inside an invocation go to that thread's copy; every other thread sees the
+    process environment. Code that bound ``os.environ`` before installation, and threads a handler
+    starts itself, see the process environment (our handlers start none).
+    """
+
+    def __init__(self, process: MutableMapping[str, str]) -> None:
+        self._process = process
+
+    def _current(self) -> MutableMapping[str, str]:
+        overlay = getattr(_local, "environ", None)
+        return self._process if overlay is None else overlay
+
+    def __getitem__(self, key: str) -> str:
+        return self._current()[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._current()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._current()))
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def copy(self) -> dict[str, str]:
+        return dict(self._current())
+
+    def __repr__(self) -> str:
+        return f"_ThreadEnviron({dict(self._current())!r})"
+
+
+_POWERTOOLS_LOCK = threading.RLock()
+_powertools_guarded = False
+
+
+def _guard_powertools() -> None:
+    """Make Powertools' process-wide metric set and logger keys safe to share between invocation threads.
+
+    One Lambda sandbox runs one invocation, so Powertools keeps them in shared dicts; here concurrent
+    invocations would iterate one while another inserts ("dictionary changed size during iteration").
+    Each mutation and each read is made atomic with one lock (local engine only).
+    """
+    global _powertools_guarded
+    if _powertools_guarded:
+        return
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    guarded = {
+        AmazonCloudWatchEMFProvider: (
+            "add_metric",
+            "add_dimension",
+            "add_metadata",
+            "serialize_metric_set",
+            "clear_metrics",
+            "flush_metrics",
+            "set_default_dimensions",
+        ),
+        LambdaPowertoolsFormatter: (
+            "format",
+            "append_keys",
+            "remove_keys",
+            "clear_state",
+            "get_current_keys",
+        ),
+    }
+    for cls, names in guarded.items():
+        for name in names:
+            original = getattr(cls, name)
+
+            def locked(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                with _POWERTOOLS_LOCK:
+                    return _original(*args, **kwargs)
+
+            setattr(cls, name, locked)
+    _powertools_guarded = True
+
+
+def _install_environ() -> None:
+    if not isinstance(os.environ, _ThreadEnviron):
+        # os.getenv reads the module global, so it follows the replacement too.
+        os.environ = _ThreadEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
 
 
 class _ThreadAwareStdout(io.TextIOBase):
@@ -87,6 +178,11 @@ class FakeContext:
 
 def load_handler(agent: str) -> Callable[[dict[str, Any], Any], Any]:
     """Import functions/<agent>/handler.py (once) and return its ``handler``."""
+    with _LOAD_LOCK:
+        return _load(agent)
+
+
+def _load(agent: str) -> Callable[[dict[str, Any], Any], Any]:
     if agent not in _MODULES:
         path: Path = repo_root() / "functions" / agent / "handler.py"
         if not path.is_file():
@@ -101,16 +197,16 @@ def load_handler(agent: str) -> Callable[[dict[str, Any], Any], Any]:
 
 @contextmanager
 def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in variables}
-    os.environ.update(variables)
+    """This thread sees the process environment plus ``variables`` until the block ends."""
+    _install_environ()
+    _guard_powertools()
+    previous = getattr(_local, "environ", None)
+    base = dict(previous) if previous is not None else dict(os.environ.items())
+    _local.environ = {**base, **variables}
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _local.environ = previous
 
 
 def invoke(
@@ -128,14 +224,19 @@ def invoke(
 
     An exception becomes ``{"errorType": <class name>, "errorMessage": ...}`` with errored=True, which is
     what Lambda returns and what lets the ASL's Retry and Catch match our named errors.
+
+    Invocations do not wait for each other: each runs in the calling thread with its own environment,
+    so a storm's invocations never time out in a queue, and a handler may invoke another synchronously.
+    Powertools' logger keys and metric set are process-wide (each Lambda sandbox has its own): their
+    updates are made atomic, but concurrent invocations' log keys and EMF batches can interleave in the
+    local logs.
     """
     import time
 
     _install_stdout()
     logs = io.StringIO()
-    with _INVOKE_LOCK, _environment(environment):
-        # Timed from here: waiting for the lock is the local engine's queue, not the function's duration.
-        started = time.perf_counter()
+    started = time.perf_counter()
+    with _environment(environment):
         _local.sink = logs
         try:
             handler = load_handler(agent)

@@ -14,6 +14,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_BODY_BYTES = 1_048_576
+# The methods API Gateway's proxy integration passes on; anything else is answered here with 405.
+PROXIED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+# A client that opens a connection and sends nothing (or half a request) loses it after this long.
+READ_TIMEOUT_SECONDS = 10.0
+# Pending connections the kernel queues before refusing; the stdlib default of 5 drops bursts.
+LISTEN_BACKLOG = 128
 
 
 class GatewayContext:
@@ -162,6 +168,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
+    def setup(self) -> None:
+        # Every read on the socket times out: a stalled client cannot hold a thread forever.
+        self.request.settimeout(self.server.read_timeout)
+        super().setup()
+
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler answers a method it has no do_<METHOD> for with 501; say 405 instead.
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
+
+    def _method_not_allowed(self) -> None:
+        self.close_connection = True
+        self._write(
+            405,
+            [("Content-Type", "text/plain"), ("Allow", ", ".join(PROXIED_METHODS)), ("Connection", "close")],
+            b"gateway: method not allowed",
+        )
+
     def log_message(self, format: str, *args: Any) -> None:
         # Silent on purpose: request lines carry signed approval links.
         return
@@ -169,11 +194,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
+    # SO_REUSEADDR: a restart binds the same port at once, even with connections in TIME_WAIT.
+    allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], handler: Handler, stage: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Handler,
+        stage: str,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ) -> None:
         super().__init__(address, _RequestHandler)
         self.handler = handler
         self.stage = stage
+        self.read_timeout = read_timeout
 
 
 class LocalGateway:
@@ -187,9 +222,15 @@ class LocalGateway:
     """
 
     def __init__(
-        self, handler: Handler, host: str = "127.0.0.1", port: int = 0, stage: str = "local"
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stage: str = "local",
+        read_timeout: float = READ_TIMEOUT_SECONDS,
     ) -> None:
         self._handler, self._host, self._port, self._stage = handler, host, port, stage
+        self._read_timeout = read_timeout
         self._server: _GatewayServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -204,7 +245,9 @@ class LocalGateway:
     def start(self) -> str:
         """Bind, serve in a background thread and return the base URL."""
         if self._server is None:
-            self._server = _GatewayServer((self._host, self._port), self._handler, self._stage)
+            self._server = _GatewayServer(
+                (self._host, self._port), self._handler, self._stage, self._read_timeout
+            )
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name="controlroom-gateway", daemon=True
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,34 @@ def local_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
     )
 
 
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_dynamodb_lock = threading.RLock()
+_dynamodb_atomic = False
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """One lock around moto's DynamoDB writes, as DynamoDB applies each write to an item atomically.
+
+    moto evaluates a ConditionExpression and then applies the write with no lock, so two concurrent
+    invocations could both pass the same condition (two incidents for one alarm, two decisions for one
+    approval). Only moto's backend is serialised; our handlers still run concurrently.
+    """
+    global _dynamodb_atomic
+    if _dynamodb_atomic:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    _dynamodb_atomic = True
+
+
 class PortInUse(OSError):
     """The port asked for is already taken by another process."""
 
@@ -38,6 +67,9 @@ def free_port() -> int:
 
 def _check_port(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server itself binds (werkzeug sets SO_REUSEADDR): connections of a previous run still in
+        # TIME_WAIT must not make a restart on the same port fail; a live listener still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -68,6 +100,7 @@ class MotoServer:
         # moto's Step Functions interpreter calls other services on localhost:MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         patches.apply(self.url)
+        make_dynamodb_writes_atomic()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._server = server

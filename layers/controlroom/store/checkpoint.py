@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict
 
 from controlroom.contracts import (
     ApprovalRecord,
-    ApprovalStatus,
     ApprovalVote,
     DecisionRecord,
     IncidentRef,
@@ -22,13 +21,13 @@ from controlroom.contracts import (
     utcnow,
 )
 from controlroom.contracts.approval import ApprovalBrief
-from controlroom.errors import ApprovalAlreadyDecided, ApprovalNotFound, IncidentNotFound
+from controlroom.errors import ApprovalNotFound, IncidentNotFound
 from controlroom.redaction import redact_for_storage
+from controlroom.store.approvals import DynamoApprovalItems, VoteResult
 from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
 from controlroom.store.versions import check_version
 
 SCHEMA_VERSION = 1
-PENDING_APPROVALS = "APPROVALS#PENDING"
 # Rejected events are evidence of dropped input: kept a quarter, long after any incident review.
 REJECTED_EVENT_TTL_SECONDS = 90 * 86400
 
@@ -76,10 +75,24 @@ class CheckpointStore(ABC):
     def task_token(self, approval_id: str) -> str: ...
 
     @abstractmethod
-    def add_vote(self, approval_id: str, vote: ApprovalVote) -> ApprovalRecord: ...
+    def add_vote(self, approval_id: str, vote: ApprovalVote) -> VoteResult: ...
 
     @abstractmethod
     def pending_approvals(self) -> list[ApprovalRecord]: ...
+
+    @abstractmethod
+    def undelivered_approvals(self) -> list[ApprovalRecord]: ...
+
+    @abstractmethod
+    def claim_delivery(
+        self, approval_id: str, lease_seconds: int = 60, now: datetime | None = None
+    ) -> bool: ...
+
+    @abstractmethod
+    def finish_delivery(self, approval_id: str, result: str) -> None: ...
+
+    @abstractmethod
+    def release_delivery(self, approval_id: str, error: str) -> None: ...
 
     @abstractmethod
     def put_rejected_event(
@@ -107,8 +120,13 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     }
 
 
-class DynamoCheckpointStore(CheckpointStore):
-    """CheckpointStore on one DynamoDB table with pk/sk and a GSI (gsi1pk/gsi1sk) for pending approvals."""
+class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
+    """CheckpointStore on one DynamoDB table with pk/sk and a GSI (gsi1pk/gsi1sk) for pending approvals.
+
+    The approval items (votes, decision, delivery outbox) are written by ``DynamoApprovalItems``.
+    """
+
+    _schema_version = SCHEMA_VERSION
 
     def __init__(self, table: Any, ttl_days: int = 30) -> None:
         self._table = table
@@ -219,113 +237,6 @@ class DynamoCheckpointStore(CheckpointStore):
             }
         )
         return [DecisionRecord.model_validate_json(_checked(item)["record"]) for item in items]
-
-    # approvals ---------------------------------------------------------------------------------
-    def put_approval(self, approval: ApprovalRecord, task_token: str) -> None:
-        self._table.put_item(
-            Item={
-                "pk": f"APPROVAL#{approval.approval_id}",
-                "sk": "META",
-                "record": approval.model_dump_json(),
-                "status": approval.status.value,
-                "task_token": task_token,
-                "incident_id": approval.incident_id,
-                "gsi1pk": PENDING_APPROVALS,
-                "gsi1sk": isoformat(approval.created_at),
-                CHECKPOINT_TTL_ATTRIBUTE: _epoch(approval.expires_at) + self._ttl_seconds,
-                "schema_version": SCHEMA_VERSION,
-            },
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-
-    def _approval_item(self, approval_id: str) -> dict[str, Any]:
-        item = self._require(
-            f"APPROVAL#{approval_id}", "META", ApprovalNotFound(f"no approval {approval_id}")
-        )
-        return dict(item)
-
-    def get_approval(self, approval_id: str) -> ApprovalRecord:
-        return ApprovalRecord.model_validate_json(self._approval_item(approval_id)["record"])
-
-    def task_token(self, approval_id: str) -> str:
-        return str(self._approval_item(approval_id)["task_token"])
-
-    def add_vote(self, approval_id: str, vote: ApprovalVote) -> ApprovalRecord:
-        """Record one approver's vote; the vote that meets the threshold (or any reject) decides.
-
-        The write is conditional on the record being unchanged since it was read and still
-        PENDING, so of two racing votes exactly one lands first and the other sees the new state.
-        """
-        item = self._approval_item(approval_id)
-        record = ApprovalRecord.model_validate_json(item["record"])
-        if record.status is not ApprovalStatus.PENDING:
-            raise ApprovalAlreadyDecided(f"approval {approval_id} is {record.status.value}")
-        if any(v.approver == vote.approver for v in record.votes):
-            raise ApprovalAlreadyDecided(f"{vote.approver} already voted on {approval_id}")
-        votes = [*record.votes, vote]
-        approvals = sum(1 for v in votes if v.verdict == "approve")
-        decided = vote.verdict == "reject" or approvals >= record.required_approvals
-        updated = record.model_copy(
-            update={
-                "votes": votes,
-                "status": ApprovalStatus.DECIDED if decided else ApprovalStatus.PENDING,
-                "outcome": ("reject" if vote.verdict == "reject" else "approve") if decided else None,
-            }
-        )
-        names = {"#s": "status", "#r": "record"}
-        values = {
-            ":pending": ApprovalStatus.PENDING.value,
-            ":old": item["record"],
-            ":new": updated.model_dump_json(),
-            ":s": updated.status.value,
-        }
-        expression = "SET #r = :new, #s = :s"
-        if decided:
-            expression += " REMOVE gsi1pk, gsi1sk"
-        try:
-            self._table.update_item(
-                Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"},
-                UpdateExpression=expression,
-                ConditionExpression="#s = :pending AND #r = :old",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                raise ApprovalAlreadyDecided(f"approval {approval_id} changed while deciding") from exc
-            raise
-        return updated
-
-    def expire_approval(self, approval_id: str) -> None:
-        """Mark a still-pending approval EXPIRED (the flow timed out waiting)."""
-        try:
-            item = self._approval_item(approval_id)
-            record = ApprovalRecord.model_validate_json(item["record"])
-            updated = record.model_copy(update={"status": ApprovalStatus.EXPIRED})
-            self._table.update_item(
-                Key={"pk": f"APPROVAL#{approval_id}", "sk": "META"},
-                UpdateExpression="SET #r = :new, #s = :expired REMOVE gsi1pk, gsi1sk",
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status", "#r": "record"},
-                ExpressionAttributeValues={
-                    ":new": updated.model_dump_json(),
-                    ":pending": "PENDING",
-                    ":expired": ApprovalStatus.EXPIRED.value,
-                },
-            )
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
-
-    def pending_approvals(self) -> list[ApprovalRecord]:
-        items = self._query(
-            {
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :p",
-                "ExpressionAttributeValues": {":p": PENDING_APPROVALS},
-            }
-        )
-        return [ApprovalRecord.model_validate_json(_checked(item)["record"]) for item in items]
 
     # rejected events ---------------------------------------------------------------------------
     def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None:
