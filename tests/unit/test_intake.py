@@ -14,6 +14,7 @@ from controlroom.agents.intake import intake
 from controlroom.contracts import digest, utcnow
 from controlroom.contracts.flow import IntakeInput
 from controlroom.errors import UnsupportedEvent
+from controlroom.local.world import restamp
 from controlroom.runtime import AgentContext, stores
 from controlroom.settings import settings as load_settings
 
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(name: str) -> dict:
-    return json.loads((ROOT / "events" / name).read_text())
+    # Timestamped now: Intake rejects alarms far from the present (AlarmClockSkew).
+    return restamp(json.loads((ROOT / "events" / name).read_text()))
 
 
 def make_ctx() -> AgentContext:
