@@ -14,7 +14,7 @@ from controlroom.agents import admission
 from controlroom.contracts import IncidentStatus, digest, utcnow
 from controlroom.local.world import restamp
 from controlroom.metric_names import DUPLICATES_WITHOUT_EXECUTION, INCIDENTS_DEDUPLICATED
-from controlroom.runtime import stores
+from controlroom.runtime import metrics, stores
 from controlroom.store import incident_lock
 
 from . import emf
@@ -181,3 +181,17 @@ def test_an_alarm_far_from_now_is_rejected_by_name(starts, lambda_context, monke
     future = restamp(alarm(), utcnow() + timedelta(hours=1))
     assert admission.handle(future, lambda_context)["error"] == "AlarmClockSkew"
     assert admission.handle(alarm(), lambda_context)["outcome"] == "opened"
+
+
+def test_a_late_retry_of_an_event_whose_incident_closed_is_not_paged_as_orphaned(
+    starts, lambda_context, capsys
+):
+    opened = admission.handle(alarm(event_id="evt-1"), lambda_context)
+    stores().checkpoint.set_status(opened["incident_id"], IncidentStatus.RESOLVED, "done")
+    emf.flush(capsys)
+    # When EventBridge delivers the same event again after the incident closed
+    again = admission.handle(alarm(event_id="evt-1"), lambda_context)
+    # Then nothing new starts and no ops metric claims an unworked incident
+    assert again == {"outcome": "replayed", "incident_id": opened["incident_id"]}
+    assert len(starts.calls) == 1
+    assert DUPLICATES_WITHOUT_EXECUTION not in metrics.metric_set

@@ -155,6 +155,9 @@ def admit(raw_event: Any, context: Any) -> dict[str, Any]:
     incident = build_incident(event, ctx.settings, utcnow(), screened.resource, owner=event.id)
     execution_arn = _execution_arn(alias_arn, incident.incident_id)
     opened = ctx.stores.checkpoint.open_incident(incident, execution_arn or None, execution_state=STARTING)
+    if opened.replayed:
+        # This very event opened an incident that has since closed (a late retry of the delivery).
+        return {"outcome": "replayed", "incident_id": opened.incident_id}
     if not opened.opened:
         folded = ctx.stores.checkpoint.count_duplicate(opened.incident_id)
         emit.count(INCIDENTS_DEDUPLICATED)

@@ -37,6 +37,8 @@ class OpenResult(BaseModel):
     opened: bool
     incident_id: str
     resumed: bool = False
+    # The caller's own incident exists but no longer holds the lock: a replay of an event already handled.
+    replayed: bool = False
 
 
 class DuplicateCount(BaseModel):
@@ -131,10 +133,10 @@ def open_incident(
         held = table.get_item(Key=lock_key(incident.dedupe_key), ConsistentRead=True).get("Item")
         if held is None:
             # The lock is free but this incident exists: a replay of an event whose incident has closed.
-            return OpenResult(opened=False, incident_id=incident.incident_id)
+            return OpenResult(opened=False, incident_id=incident.incident_id, replayed=True)
         same_incident = held["incident_id"] == incident.incident_id
         same_execution = bool(execution_arn) and held.get("execution_arn") == execution_arn
-        if same_incident or same_execution:
+        if same_incident or same_execution:  # the owner again (a retry): it continues its incident
             return OpenResult(opened=True, incident_id=str(held["incident_id"]), resumed=True)
         return OpenResult(opened=False, incident_id=str(held["incident_id"]))
     return OpenResult(opened=True, incident_id=incident.incident_id)
