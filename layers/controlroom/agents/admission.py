@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +29,7 @@ from botocore.exceptions import ClientError
 from controlroom import __version__, aws
 from controlroom.agents.intake import INTAKE, REJECTIONS, build_incident, reject, screen
 from controlroom.contracts import IntakeResult, digest, utcnow
+from controlroom.errors import ControlroomError
 from controlroom.metric_names import (
     DUPLICATES_WITHOUT_EXECUTION,
     EXECUTIONS_RELEASED,
@@ -68,14 +70,15 @@ def released(event: dict[str, Any]) -> dict[str, Any]:
     return {"released": incident_id, "status": status}
 
 
-def _context(started_deadline_s: float) -> AgentContext:
-    from datetime import timedelta
-
+def _context(context: Any) -> AgentContext:
+    # Stop a little before Lambda would, like run_agent, so the decision record still gets written.
+    remaining = getattr(context, "get_remaining_time_in_millis", lambda: 30_000)() / 1000
     return AgentContext(
         agent="intake",
         settings=load_settings(),
         stores=stores(),
-        deadline=utcnow() + timedelta(seconds=started_deadline_s),
+        deadline=utcnow() + timedelta(seconds=max(1.0, remaining - 0.8)),
+        function_version=str(getattr(context, "function_version", "$LATEST")),
     )
 
 
@@ -121,56 +124,67 @@ def _event_name(prefix: str, event_digest: str) -> str:
     return _NAME_UNSAFE.sub("-", f"{prefix}-{event_digest[:40]}")[:80]
 
 
+def _rejected(raw_event: Any, exc: ControlroomError, ctx: AgentContext, started: float) -> dict[str, Any]:
+    error = reject(raw_event, exc, ctx)
+    _write_record(ctx, raw_event, started, None, error)
+    event_digest = digest(raw_event)
+    admission = {
+        "outcome": "rejected",
+        "error": type(error).__name__,
+        "reason": str(error)[:2000],
+        "event_digest": event_digest,
+    }
+    # The raw event is not passed on: it is kept already, and it may be too large for the flow state.
+    _start(
+        ctx.settings.STATE_MACHINE_ALIAS_ARN, _event_name("rejected", event_digest), {"admission": admission}
+    )
+    return {"outcome": "rejected", "error": type(error).__name__, "event_digest": event_digest}
+
+
+def _ignored(raw_event: Any, reason: str, ctx: AgentContext) -> dict[str, Any]:
+    event_digest = digest(raw_event)
+    admission = {"outcome": "ignored", "reason": reason, "event_digest": event_digest}
+    _start(
+        ctx.settings.STATE_MACHINE_ALIAS_ARN, _event_name("ignored", event_digest), {"admission": admission}
+    )
+    return {"outcome": "ignored", "reason": reason}
+
+
+def _folded(incident_id: str, ctx: AgentContext) -> dict[str, Any]:
+    folded = ctx.stores.checkpoint.count_duplicate(incident_id)
+    emit.count(INCIDENTS_DEDUPLICATED)
+    if not folded.execution_running:
+        # Folded into an incident nobody works: the ops alarm on this metric pages a human.
+        emit.count(DUPLICATES_WITHOUT_EXECUTION)
+        logger.warning(
+            "duplicate folded into an incident whose execution is not running",
+            incident_id=incident_id,
+            execution_state=folded.execution_state,
+        )
+    return {"outcome": "duplicate", "duplicate_of": incident_id, "duplicates": folded.duplicates}
+
+
 def admit(raw_event: Any, context: Any) -> dict[str, Any]:
     """Admit one event from the alarm rule; return what happened (for logs and tests)."""
     started = time.perf_counter()
-    remaining = getattr(context, "get_remaining_time_in_millis", lambda: 30_000)() / 1000
-    ctx = _context(max(1.0, remaining - 0.8))
-    ctx.function_version = str(getattr(context, "function_version", "$LATEST"))
-    alias_arn = ctx.settings.STATE_MACHINE_ALIAS_ARN
+    ctx = _context(context)
     try:
         screened = screen(raw_event, ctx)
     except REJECTIONS as exc:
-        error = reject(raw_event, exc, ctx)
-        _write_record(ctx, raw_event, started, None, error)
-        event_digest = digest(raw_event)
-        payload = {
-            "admission": {
-                "outcome": "rejected",
-                "error": type(error).__name__,
-                "reason": str(error)[:2000],
-                "event_digest": event_digest,
-            }
-        }
-        _start(alias_arn, _event_name("rejected", event_digest), payload)
-        return {"outcome": "rejected", "error": type(error).__name__, "event_digest": event_digest}
-    event = screened.event
+        return _rejected(raw_event, exc, ctx, started)
     if screened.ignored:
-        event_digest = digest(raw_event)
-        payload = {
-            "admission": {"outcome": "ignored", "reason": screened.ignored, "event_digest": event_digest}
-        }
-        _start(alias_arn, _event_name("ignored", event_digest), payload)
-        return {"outcome": "ignored", "reason": screened.ignored}
+        return _ignored(raw_event, screened.ignored, ctx)
+    event = screened.event
     incident = build_incident(event, ctx.settings, utcnow(), screened.resource, owner=event.id)
+    alias_arn = ctx.settings.STATE_MACHINE_ALIAS_ARN
     execution_arn = _execution_arn(alias_arn, incident.incident_id)
     opened = ctx.stores.checkpoint.open_incident(incident, execution_arn or None, execution_state=STARTING)
     if opened.replayed:
         # This very event opened an incident that has since closed (a late retry of the delivery).
         return {"outcome": "replayed", "incident_id": opened.incident_id}
     if not opened.opened:
-        folded = ctx.stores.checkpoint.count_duplicate(opened.incident_id)
-        emit.count(INCIDENTS_DEDUPLICATED)
-        if not folded.execution_running:
-            # Folded into an incident nobody works: the ops alarm on this metric pages a human.
-            emit.count(DUPLICATES_WITHOUT_EXECUTION)
-            logger.warning(
-                "duplicate folded into an incident whose execution is not running",
-                incident_id=opened.incident_id,
-                execution_state=folded.execution_state,
-            )
-        return {"outcome": "duplicate", "duplicate_of": opened.incident_id, "duplicates": folded.duplicates}
-    if opened.resumed:
+        return _folded(opened.incident_id, ctx)
+    if opened.resumed:  # a retried delivery: continue the incident it opened, with the same flow input
         incident = ctx.stores.checkpoint.get_incident(opened.incident_id).incident
     ctx.incident_id = incident.incident_id
     result = IntakeResult(outcome="opened", incident=incident, reason=event.detail.state.reason[:500])
