@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from controlroom import __version__, aws
 from controlroom.agents.intake import INTAKE, REJECTIONS, build_incident, reject, screen
 from controlroom.contracts import IntakeResult, digest, utcnow
-from controlroom.errors import ControlroomError
+from controlroom.errors import ConfigurationError, ControlroomError
 from controlroom.metric_names import (
     DUPLICATES_WITHOUT_EXECUTION,
     EXECUTIONS_RELEASED,
@@ -37,7 +37,7 @@ from controlroom.metric_names import (
     INCIDENTS_OPENED,
 )
 from controlroom.runtime import AgentContext, emit, logger, run_agent
-from controlroom.runtime.agent import _record
+from controlroom.runtime.agent import _record  # the runtime's record writer: same records as any agent
 from controlroom.runtime.stores import stores
 from controlroom.settings import settings as load_settings
 from controlroom.store.incident_lock import STARTING
@@ -100,7 +100,7 @@ def _write_record(
 def _start(settings_arn: str, name: str, payload: dict[str, Any]) -> str:
     """Start the flow under ``name``; a name already taken (a retry, a replay) is success."""
     if not settings_arn:
-        raise RuntimeError("STATE_MACHINE_ALIAS_ARN is not set: Intake cannot start the flow")
+        raise ConfigurationError("STATE_MACHINE_ALIAS_ARN is not set: Intake cannot start the flow")
     try:
         response = aws.client("stepfunctions").start_execution(
             stateMachineArn=settings_arn, name=name, input=json.dumps(payload, sort_keys=True)
