@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from controlroom.budgets import execution_timeout_seconds
 from controlroom.contracts.policy import AutonomyMode
 
 # absolute(), not resolve(): a workspace that symlinks infra_cdk/ keeps its own root (tests use one).
@@ -219,9 +220,10 @@ class EnvironmentConfig(BaseModel):
     @property
     def execution_timeout_seconds(self) -> int:
         """The whole execution's backstop: the incident's time budget, the approval wait, five minutes to
-        escalate. Past it Step Functions stops the execution and the ops alarm on timed-out executions pages
-        a human (the agents' own deadline normally escalates long before)."""
-        return self.incident_time_budget_seconds + self.approval_timeout_seconds + 300
+        escalate (the one rule, controlroom.budgets.execution_timeout_seconds, which Intake's lock lease
+        uses too). Past it Step Functions stops the execution and the ops alarm on timed-out executions
+        pages a human (the agents' own deadline normally escalates long before)."""
+        return execution_timeout_seconds(self.incident_time_budget_seconds, self.approval_timeout_seconds)
 
     def asl_numbers(self) -> dict[str, int]:
         """The numeric substitutions of the ASL files (see controlroom.asl.NUMERIC_SUBSTITUTIONS)."""

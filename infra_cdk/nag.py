@@ -136,6 +136,19 @@ def apply_aws_solutions_checks(app: App, stack: ControlroomStack) -> None:
         "SQS3",
         "This queue is the dead-letter queue of the deployment rule's target; a DLQ needs no DLQ of its own.",
     )
+    bucket = stack.data.rejected_events_bucket
+    acknowledge(
+        bucket,
+        "S1",
+        "Rejected-events bucket: only Intake writes (PutObject under rejected/), objects expire; access is "
+        "audited by CloudTrail data events where the account enables them, not by a second logs bucket.",
+    )
+    bucket_arn = f"<{stack.get_logical_id(cast(CfnResource, bucket.node.default_child))}.Arn>/rejected/*"
+    acknowledge(
+        stack.agents.roles["intake"],
+        f"IAM5[Resource::{bucket_arn}]",
+        "Intake writes each rejected event under rejected/<digest>.json; the key is not known at deploy time.",
+    )
     acknowledge(
         orchestration.dead_letter_queue,
         "SQS3",

@@ -11,12 +11,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from controlroom import asl
 from infra_cdk.components.keys import dead_letter_queue
 from infra_cdk.components.permissions import AGENTS, DEPLOY_AGENTS, Resources, agent_statements
 from infra_cdk.config import ROOT, EnvironmentConfig
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache"]
 FUNCTIONS_DIR = ROOT / "functions"
+ASL_PATH = ROOT / "stepfunctions" / "incident_response.asl.json"
 # Agents whose side effects must never repeat behind the flow's back if someone invokes them
 # asynchronously: straight to the dead-letter queue instead of Lambda's two automatic retries.
 NOT_RETRIED_ASYNC = frozenset(
@@ -72,6 +74,7 @@ def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, 
     return {
         **(deploy_environment(config) if agent in DEPLOY_AGENTS else {}),
         **(_graph_environment(config) if agent == "evidence" else {}),
+        **(_intake_environment(config, res) if agent == "intake" else {}),
         "ENVIRONMENT": env_name,
         "AUTONOMY_MODE": config.autonomy_mode.value,
         "CHECKPOINT_TABLE": res.checkpoint_table.table_name,
@@ -102,6 +105,17 @@ def _graph_environment(config: EnvironmentConfig) -> dict[str, str]:
             else ""
         ),
         "GRAPH_BASELINE_MINUTES": str(config.graph_baseline_minutes),
+    }
+
+
+def _intake_environment(config: EnvironmentConfig, res: Resources) -> dict[str, str]:
+    # Intake starts the flow and leases the alarm's lock for the flow's backstop (controlroom.budgets).
+    return {
+        "STATE_MACHINE_ALIAS_ARN": res.flow_alias_arn,
+        "APPROVAL_TIMEOUT_SECONDS": str(config.approval_timeout_seconds),
+        "REJECTED_EVENT_BUCKET": res.rejected_events_bucket_name,
+        # Intake's own decision record names the flow it starts, like every later record.
+        "FLOW_REVISION": asl.revision(asl.load(ASL_PATH, numbers=config.asl_numbers())),
     }
 
 

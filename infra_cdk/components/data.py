@@ -1,13 +1,15 @@
-"""The checkpoint and audit tables and the notification topic."""
+"""The checkpoint and audit tables, the rejected-events bucket and the notification topic."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from controlroom.store.checkpoint import REJECTED_EVENT_TTL_SECONDS
 from controlroom.store.tables import AUDIT_KEYS, CHECKPOINT_GSI, CHECKPOINT_KEYS, CHECKPOINT_TTL_ATTRIBUTE
 
 
@@ -68,6 +70,28 @@ class DataStores(Construct):
             encryption_key=key,
             deletion_protection=retain,
             removal_policy=removal,
+        )
+        # Rejected events too large for a table item are kept here in full, as long as the table keeps
+        # the small ones (REJECTED_EVENT_TTL_SECONDS), then expire.
+        self.rejected_events_bucket = s3.Bucket(
+            self,
+            "RejectedEventsBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-rejected-events",
+                    prefix="rejected/",
+                    expiration=Duration.seconds(REJECTED_EVENT_TTL_SECONDS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=removal,
+            auto_delete_objects=False,
         )
         # enforce_ssl: a topic policy denies publishing over plain HTTP.
         self.topic = sns.Topic(

@@ -267,6 +267,14 @@ class Operations(Construct):
             "approval emails.",
         )
         self._alarm(
+            "duplicates-without-execution",
+            self._metric(m.DUPLICATES_WITHOUT_EXECUTION, cloudwatch.Stats.SUM),
+            1,
+            "An alarm event was folded into an open incident whose execution is no longer running, so the "
+            "alarm is silenced until the lock's lease ends. Look up the incident in the checkpoint table "
+            "(execution_state), handle the alarm by hand and check why its execution ended unclosed.",
+        )
+        self._alarm(
             "agent-errors",
             self._metric(m.AGENT_ERRORS, cloudwatch.Stats.SUM),
             1,

@@ -1,13 +1,13 @@
-"""The incident-response state machine (published as a version, reached through an alias) and the
-EventBridge rule that starts it on alarms."""
+"""The incident-response state machine (published as a version, reached through an alias), the
+EventBridge rule that sends alarms to Intake (which dedupes, then starts the alias), and the rule that
+tells Intake when an execution ended unclosed."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -66,9 +66,22 @@ def alarm_event_pattern(alarm_name_prefix: str) -> dict[str, Any]:
     }
 
 
+# Executions ending like this have not closed their incident: Intake releases the alarm's lock.
+UNCLOSED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
+
+
+def status_change_pattern(state_machine_arn: str) -> dict[str, Any]:
+    """The pattern for the flow's executions that ended FAILED, TIMED_OUT or ABORTED."""
+    return {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": UNCLOSED_STATUSES, "stateMachineArn": [state_machine_arn]},
+    }
+
+
 def flow_revision(definition: str) -> str:
     """A short content digest of the rendered definition: which flow an incident ran, in every record."""
-    return "sha256:" + hashlib.sha256(definition.encode("utf-8")).hexdigest()[:12]
+    return asl.revision(definition)
 
 
 class IncidentResponse(Construct):
@@ -135,11 +148,12 @@ class IncidentResponse(Construct):
             key=key,
             removal_policy=self._removal,
         )
-        self.rule = self._alarm_rule()
+        self.rule = self._alarm_rule(aliases["intake"])
+        self.status_change_rule = self._status_change_rule(aliases["intake"])
 
     @property
     def alias_arn(self) -> str:
-        """The ARN alarms start: ``arn:...:stateMachine:<name>:<env>``."""
+        """The ARN Intake starts: ``arn:...:stateMachine:<name>:<env>``."""
         return self.alias.ref
 
     def _state_machine(self, aliases: dict[str, lambda_.Alias], definition: str) -> sfn.StateMachine:
@@ -178,37 +192,40 @@ class IncidentResponse(Construct):
             removal_policy=self._removal,
         )
 
-    def _alarm_rule(self) -> events.Rule:
+    def _intake_target(self, intake: lambda_.Alias) -> targets.LambdaFunction:
+        # Asynchronous invocation with the rule's own retries and DLQ: an event Intake cannot take lands
+        # in the queue (and its ops alarm), never nowhere.
+        return targets.LambdaFunction(
+            intake,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=self._config.retry_max_attempts,
+            max_event_age=Duration.hours(2),
+        )
+
+    def _alarm_rule(self, intake: lambda_.Alias) -> events.Rule:
         pattern = alarm_event_pattern(self._config.alarm_name_prefix)
         rule = events.Rule(
             self,
             "AlarmStateChangeRule",
             rule_name=f"{self._prefix}-alarm-state-change",
-            description="CloudWatch alarms entering ALARM start an incident-response execution (the alias)",
+            description="CloudWatch alarms entering ALARM go to Intake, which dedupes and starts the flow alias",
             event_pattern=events.EventPattern(
                 source=pattern["source"], detail_type=pattern["detail-type"], detail=pattern["detail"]
             ),
         )
-        events_role = iam.Role(
+        rule.add_target(self._intake_target(intake))
+        return rule
+
+    def _status_change_rule(self, intake: lambda_.Alias) -> events.Rule:
+        pattern = status_change_pattern(self.state_machine.state_machine_arn)
+        rule = events.Rule(
             self,
-            "RuleRole",
-            role_name=f"{self._prefix}-alarm-rule",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            "ExecutionStatusChangeRule",
+            rule_name=f"{self._prefix}-execution-ended-unclosed",
+            description="Incident executions that FAILED, TIMED_OUT or were ABORTED: Intake releases their lock",
+            event_pattern=events.EventPattern(
+                source=pattern["source"], detail_type=pattern["detail-type"], detail=pattern["detail"]
+            ),
         )
-        # The target is the alias: StartExecution is granted on the alias ARN only (a qualified ARN scopes
-        # the permission down to that alias), so the rule cannot start $LATEST or an old version.
-        target = sfn.StateMachine.from_state_machine_arn(self, "AliasTarget", self.alias_arn)
-        # Rule and alias are in this stack; the alias ARN is a token, so CDK cannot tell their environments.
-        Annotations.of(rule).acknowledge_warning(
-            "@aws-cdk/aws-events:ruleUnresolvedEnvironment", "The target alias is in the rule's own stack."
-        )
-        rule.add_target(
-            targets.SfnStateMachine(
-                target,
-                role=events_role,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=self._config.retry_max_attempts,
-                max_event_age=Duration.hours(2),
-            )
-        )
+        rule.add_target(self._intake_target(intake))
         return rule

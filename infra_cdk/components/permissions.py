@@ -47,7 +47,8 @@ AUDIT_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
 # Checkpoint writes beyond the base. There is no IAM action for TransactWriteItems: a transaction is
 # authorised by the actions it contains (Intake's open_incident is two conditional Puts).
 CHECKPOINT_EXTRA: dict[str, tuple[str, ...]] = {
-    "intake": ("dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"),
+    # Conditional lock writes; DeleteItem releases the lock of an execution that ended unclosed.
+    "intake": ("dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"),
     "evidence": (),
     "diagnose": ("dynamodb:UpdateItem",),  # token-budget reservations are atomic updates
     "plan": ("dynamodb:UpdateItem",),
@@ -95,6 +96,16 @@ class Resources:
     # Functions the traffic shifter may move: tagged key=value, or (if set) named with the prefix.
     deploy_opt_in_tag: str = "controlroom:deployable=true"
     deploy_function_prefix: str = ""
+    # The incident-response alias Intake starts (the environment's name), and where rejected events go.
+    flow_alias_name: str = ""
+    rejected_events_bucket_arn: str = ""
+    rejected_events_bucket_name: str = ""
+
+    @property
+    def flow_alias_arn(self) -> str:
+        """The incident-response alias, written out (not a reference: the flow invokes Intake, so a
+        reference from Intake's role to the alias would be a dependency cycle)."""
+        return self.arn("states", f"stateMachine:{self.prefix}-incident-response:{self.flow_alias_name}")
 
     def arn(self, service: str, resource: str, *, separator: str = ":") -> str:
         """An ARN in this stack's account and region."""
@@ -197,9 +208,17 @@ def _approval_callback(res: Resources) -> list[iam.PolicyStatement]:
 
 
 def _intake(res: Resources) -> list[iam.PolicyStatement]:
-    if not res.alarm_opt_in_by_tag:
-        return []
-    return [_allow(["cloudwatch:ListTagsForResource"], [res.arn("cloudwatch", "alarm:*")])]
+    statements = [
+        # The alarm rule invokes Intake, which starts the flow: on the environment's alias only.
+        _allow(["states:StartExecution"], [res.flow_alias_arn]),
+        # Composite alarms: the triggering child alarms name the resource.
+        _allow(["cloudwatch:DescribeAlarms"], [res.arn("cloudwatch", "alarm:*")]),
+    ]
+    if res.rejected_events_bucket_arn:
+        statements.append(_allow(["s3:PutObject"], [f"{res.rejected_events_bucket_arn}/rejected/*"]))
+    if res.alarm_opt_in_by_tag:
+        statements.append(_allow(["cloudwatch:ListTagsForResource"], [res.arn("cloudwatch", "alarm:*")]))
+    return statements
 
 
 def _deploy_preflight(res: Resources) -> list[iam.PolicyStatement]:

@@ -78,6 +78,9 @@ class ControlroomStack(Stack):
             alarm_opt_in_by_tag=bool(config.alarm_opt_in_tag),
             deploy_opt_in_tag=config.deploy_opt_in_tag,
             deploy_function_prefix=config.deploy_function_prefix,
+            flow_alias_name=env_name,
+            rejected_events_bucket_arn=self.data.rejected_events_bucket.bucket_arn,
+            rejected_events_bucket_name=self.data.rejected_events_bucket.bucket_name,
         )
         self.agents = AgentFunctions(
             self,
@@ -161,6 +164,7 @@ class ControlroomStack(Stack):
         CfnOutput(self, "AuditKeyArn", value=self.audit_key.key.key_arn)
         CfnOutput(self, "AuditVerifierPolicyArn", value=self.audit_key.verifier_policy.managed_policy_arn)
         CfnOutput(self, "TopicArn", value=self.data.topic.topic_arn)
+        CfnOutput(self, "RejectedEventsBucketName", value=self.data.rejected_events_bucket.bucket_name)
         CfnOutput(self, "ApprovalBaseUrl", value=self.approval.api.url)
         for agent in AGENTS:
             CfnOutput(self, f"{pascal(agent)}FunctionName", value=self.agents.functions[agent].function_name)

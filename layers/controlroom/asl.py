@@ -8,6 +8,7 @@ here when a caller passes them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -56,3 +57,8 @@ def render(text: str, numbers: dict[str, int], strings: dict[str, str] | None = 
 def load(path: Path, numbers: dict[str, int], strings: dict[str, str] | None = None) -> str:
     """Read and render one ASL file."""
     return render(path.read_text(encoding="utf-8"), numbers, strings)
+
+
+def revision(definition: str) -> str:
+    """A short content digest of a rendered definition: which flow an incident ran, in every record."""
+    return "sha256:" + hashlib.sha256(definition.encode("utf-8")).hexdigest()[:12]

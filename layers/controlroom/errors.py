@@ -21,6 +21,14 @@ class UnsupportedEvent(ControlroomError):
     """Intake received something that is not a CloudWatch alarm state change it understands."""
 
 
+class EventTooLarge(ControlroomError):
+    """The event is too close to (or over) the 256 KB payload limit to carry through the flow."""
+
+
+class AlarmClockSkew(ControlroomError):
+    """The alarm's timestamp is further from now than ALARM_MAX_CLOCK_SKEW_SECONDS (a replay or a bad clock)."""
+
+
 class TransientDependencyError(ControlroomError):
     """A dependency failed in a way worth retrying (throttling, 5xx, timeouts)."""
 

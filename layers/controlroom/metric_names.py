@@ -57,3 +57,10 @@ AGENT_INVOCATIONS = "AgentInvocations"
 AGENT_ERRORS = "AgentErrors"
 AGENT_DURATION = "AgentDuration"  # milliseconds
 CONTRACT_VIOLATIONS = "ContractViolations"
+
+# Intake's admission path (the alarm rule invokes Intake; see controlroom.agents.admission); counts.
+# A duplicate folded into an incident whose execution is no longer running (ended unclosed, or never
+# started): the alarm would be silenced, so an ops alarm pages on any.
+DUPLICATES_WITHOUT_EXECUTION = "DuplicatesWithoutExecution"
+# An execution FAILED, TIMED_OUT or was ABORTED with its incident open: escalated and its lock released.
+EXECUTIONS_RELEASED = "ExecutionsReleased"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from controlroom.contracts.alarm import AlarmStateChangeEvent, MetricStat
 from controlroom.contracts.incident import AlarmSummary, MetricQuery, ResourceRef
 
@@ -66,6 +69,51 @@ def resource_of(event: AlarmStateChangeEvent) -> ResourceRef:
     return ResourceRef(kind="unknown", name=event.detail.alarm_name)
 
 
+# ALARM(name), ALARM("name") or ALARM('name') in a composite alarm's rule.
+_RULE_ALARM = re.compile(r"""ALARM\(\s*["']?([^"')]+?)["']?\s*\)""")
+
+
+def child_alarm_names(event: AlarmStateChangeEvent) -> list[str]:
+    """The child alarms to look at for a composite alarm: the triggering ones, else those its rule names.
+
+    The triggering alarms come from ``detail.state.reasonData`` (``triggeringAlarms[].arn``), as
+    CloudWatch sends them; a rule like ``ALARM(a) OR ALARM("b")`` is the fallback when they are absent.
+    """
+    names = [arn.rsplit(":alarm:", 1)[-1] for arn in event.detail.state.triggering_alarm_arns]
+    if not names and event.detail.configuration.alarm_rule:
+        names = _RULE_ALARM.findall(event.detail.configuration.alarm_rule)
+    return list(dict.fromkeys(name.strip() for name in names if name.strip()))
+
+
+def resource_of_described_alarm(alarm: dict[str, Any]) -> ResourceRef | None:
+    """The resource a DescribeAlarms MetricAlarm entry watches (its dimensions, or its metric stats')."""
+    dimension_sets = [alarm.get("Dimensions") or []]
+    for query in alarm.get("Metrics") or []:
+        dimension_sets.append(query.get("MetricStat", {}).get("Metric", {}).get("Dimensions") or [])
+    for dimensions in dimension_sets:
+        found = resource_from_dimensions({d["Name"]: d["Value"] for d in dimensions})
+        if found is not None:
+            return found
+    return None
+
+
+def resource_of_composite(event: AlarmStateChangeEvent, cloudwatch: Any) -> ResourceRef | None:
+    """Resolve a composite alarm's resource through its triggering child alarms (DescribeAlarms).
+
+    Returns None when no child names a known resource (the caller keeps kind "unknown").
+    """
+    names = child_alarm_names(event)[:100]
+    if not names:
+        return None
+    response = cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])
+    by_name = {alarm["AlarmName"]: alarm for alarm in response.get("MetricAlarms", [])}
+    for name in names:  # the triggering order decides
+        found = resource_of_described_alarm(by_name[name]) if name in by_name else None
+        if found is not None:
+            return found
+    return None
+
+
 def metric_queries_of(event: AlarmStateChangeEvent) -> list[MetricQuery]:
     """The alarm's metric queries, expressions included, in the order the alarm lists them."""
     queries: list[MetricQuery] = []
@@ -103,4 +151,6 @@ def alarm_summary_of(event: AlarmStateChangeEvent) -> AlarmSummary:
         dimensions=dict(primary.metric.dimensions) if primary else {},
         alarm_rule=detail.configuration.alarm_rule,
         metric_queries=metric_queries_of(event),
+        previous_state=detail.previous_state.value if detail.previous_state else None,
+        triggering_alarms=detail.state.triggering_alarm_arns,
     )

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from controlroom.budgets import execution_timeout_seconds, lock_lease_seconds
 from controlroom.contracts.policy import AutonomyMode
 from controlroom.errors import ConfigurationError
 
@@ -47,6 +48,34 @@ class Settings(BaseModel):
         180, ge=1, le=1440, description="How far back the change feed is read."
     )
     INCIDENT_TIME_BUDGET_SECONDS: int = Field(3600, ge=10)
+    APPROVAL_TIMEOUT_SECONDS: int = Field(
+        3600, ge=5, description="RequestApproval's TimeoutSeconds (part of the backstop rule, budgets.py)."
+    )
+    FLOW_REVISION: str = Field("", description="Revision of the flow Intake starts (its decision record).")
+    STATE_MACHINE_ALIAS_ARN: str = Field(
+        "", description="The flow Intake starts for an admitted alarm (the environment's alias)."
+    )
+    ALARM_MAX_CLOCK_SKEW_SECONDS: int = Field(
+        6 * 3600,
+        ge=60,
+        description="An alarm whose timestamp is further than this from now is rejected (ClockSkew). "
+        "Longer than the alarm rule's maximum event age (2 h), so a retried delivery is never rejected.",
+    )
+    ALARM_FROM_INSUFFICIENT_DATA: Literal["open", "ignore"] = Field(
+        "open",
+        description="INSUFFICIENT_DATA -> ALARM: open an incident (safe default: a silent alarm is worse "
+        "than a noisy one) or ignore it (for alarms that treat missing data as breaching).",
+    )
+    MAX_EVENT_BYTES: int = Field(
+        200_000,
+        ge=1024,
+        le=262_144,
+        description="Events larger than this (canonical JSON) are rejected (EventTooLarge): the flow "
+        "state that carries them must stay under Step Functions' 256 KB limit.",
+    )
+    REJECTED_EVENT_BUCKET: str = Field(
+        "", description="S3 bucket that keeps rejected events too large for the checkpoint table."
+    )
     APPROVAL_TTL_SECONDS: int = Field(3000, ge=5)
     APPROVERS: str = Field("", description="Comma-separated approver emails.")
     REQUIRED_APPROVALS: int = Field(1, ge=1)
@@ -119,6 +148,16 @@ class Settings(BaseModel):
     INCIDENT_STATE_MACHINE_ARN: str = Field(
         "", description="The incident flow's alias ARN: a rolled-back deployment opens an incident there."
     )
+
+    @property
+    def execution_timeout_seconds(self) -> int:
+        """The execution's backstop, by the one rule in controlroom.budgets (the CDK renders the same)."""
+        return execution_timeout_seconds(self.INCIDENT_TIME_BUDGET_SECONDS, self.APPROVAL_TIMEOUT_SECONDS)
+
+    @property
+    def lock_lease_seconds(self) -> int:
+        """How long a started incident's dedupe lock holds (controlroom.budgets.lock_lease_seconds)."""
+        return lock_lease_seconds(self.INCIDENT_TIME_BUDGET_SECONDS, self.APPROVAL_TIMEOUT_SECONDS)
 
     @property
     def approvers(self) -> list[str]:

@@ -24,14 +24,24 @@ def test_tables_are_encrypted_with_the_stack_key(client: EngineClient) -> None:
         assert sse["KMSMasterKeyArn"] == client.outputs["DataKeyArn"]
 
 
-def test_alarms_start_the_alias_and_agents_run_their_published_versions(client: EngineClient) -> None:
+def test_alarms_reach_intake_which_starts_the_alias_and_agents_run_their_published_versions(
+    client: EngineClient,
+) -> None:
     # Given the alarm rule's target
     events = client.aws("events")
     (rule,) = [r for r in events.list_rules()["Rules"] if r["Name"].startswith("controlroom-local-alarm")]
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
-    # Then it is the state machine's environment alias, which routes to the published version
-    assert target["Arn"] == client.outputs["StateMachineAliasArn"]
-    alias = client.sfn.describe_state_machine_alias(stateMachineAliasArn=target["Arn"])
+    # Then it is Intake's environment alias, and Intake starts the state machine's environment alias,
+    # which routes to the published version
+    lambda_ = client.aws("lambda")
+    intake = lambda_.get_alias(FunctionName="controlroom-local-intake", Name="local")
+    assert target["Arn"] == intake["AliasArn"]
+    configuration = lambda_.get_function_configuration(
+        FunctionName="controlroom-local-intake", Qualifier=intake["FunctionVersion"]
+    )
+    flow_alias = configuration["Environment"]["Variables"]["STATE_MACHINE_ALIAS_ARN"]
+    assert flow_alias == client.outputs["StateMachineAliasArn"]
+    alias = client.sfn.describe_state_machine_alias(stateMachineAliasArn=flow_alias)
     assert [route["stateMachineVersionArn"] for route in alias["routingConfiguration"]] == [
         client.outputs["StateMachineVersionArn"]
     ]
@@ -43,7 +53,6 @@ def test_alarms_start_the_alias_and_agents_run_their_published_versions(client: 
     assert client.decide(approval.approval_id, "approve", "cli:test").decided
     assert finished(client, execution_arn).terminal_state == "Resolved"
     # Then every decision record names the Lambda version its agent's alias points at, never $LATEST
-    lambda_ = client.aws("lambda")
     records = client.timeline(incident_id)
     assert {record.agent for record in records} >= {"intake", "plan", "request_approval", "execute", "close"}
     for record in records:

@@ -55,3 +55,32 @@ def mentions(statement: dict[str, Any], logical: str) -> bool:
 
 def actions(statement: dict[str, Any]) -> set[str]:
     return set(as_list(statement["Action"]))
+
+
+def rule_named(template: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """The one AWS::Events::Rule whose Name ends with ``suffix`` (e.g. "-alarm-state-change")."""
+    (rule,) = [
+        r
+        for r in resources_of(template, "AWS::Events::Rule").values()
+        if r["Properties"]["Name"].endswith(suffix)
+    ]
+    return rule
+
+
+def agent_alias_id(template: dict[str, Any], function_name: str) -> str:
+    """The logical id of the AWS::Lambda::Alias of the function named ``function_name``."""
+    function_id = logical_id(template, "AWS::Lambda::Function", "FunctionName", function_name)
+    (alias_id,) = [
+        key
+        for key, alias in resources_of(template, "AWS::Lambda::Alias").items()
+        if alias["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    return alias_id
+
+
+def rendered_join(value: Any) -> str:
+    """An Fn::Join as text, references shown as <Ref> (for ARNs written out from pseudo parameters)."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(part if isinstance(part, str) else "<Ref>" for part in parts)
+    return str(value)

@@ -146,7 +146,8 @@ def test_close_may_start_only_the_incident_flow_alias(local_json: dict[str, Any]
     }
     assert holders == {
         _role("deploy_close"),
-        "controlroom-local-alarm-rule",
+        # the alarm rule invokes Intake, which starts the incident flow's alias
+        _role("intake"),
         "controlroom-local-deployment-rule",
     }
     close = next(

@@ -10,7 +10,15 @@ import pytest
 from infra_cdk.components.permissions import AGENTS
 from infra_cdk.config import read_cdk_json_context, resolve
 
-from tests.infra.template_tools import actions, resources_of, resources_under, statements_by_role
+from tests.infra.template_tools import (
+    actions,
+    agent_alias_id,
+    rendered_join,
+    resources_of,
+    resources_under,
+    rule_named,
+    statements_by_role,
+)
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 # What must stay when a prod stack is deleted or a resource replaced: data, its key, its record.
@@ -147,15 +155,15 @@ def test_the_state_machine_is_traced_published_and_started_through_its_alias(
     assert version["Properties"]["StateMachineRevisionId"] == {
         "Fn::GetAtt": [machine_id, "StateMachineRevisionId"]
     }
-    (alias_id, alias) = next(
-        iter(resources_under(template, "AWS::StepFunctions::StateMachineAlias", "IncidentResponse").items())
-    )
+    (alias,) = resources_under(template, "AWS::StepFunctions::StateMachineAlias", "IncidentResponse").values()
     assert alias["Properties"]["Name"] == env
     assert alias["Properties"]["RoutingConfiguration"] == [
         {"StateMachineVersionArn": {"Fn::GetAtt": [version_id, "Arn"]}, "Weight": 100}
     ]
-    (rule,) = resources_under(template, "AWS::Events::Rule", "IncidentResponse").values()
-    assert [target["Arn"] for target in rule["Properties"]["Targets"]] == [{"Ref": alias_id}]
+    # Alarms go to Intake's environment alias (Intake dedupes, then starts the flow's alias)
+    rule = rule_named(template, "-alarm-state-change")
+    intake_alias = agent_alias_id(template, f"controlroom-{env}-intake")
+    assert [target["Arn"] for target in rule["Properties"]["Targets"]] == [{"Ref": intake_alias}]
     # And only the environment's prefix opts an alarm in
     prefix = _config(env).alarm_name_prefix
     assert rule["Properties"]["EventPattern"]["detail"]["alarmName"] == [{"prefix": prefix}]
@@ -167,13 +175,21 @@ def test_an_operations_dashboard_per_environment(env_template: tuple[str, dict[s
     assert dashboard["Properties"]["DashboardName"] == f"controlroom-{env}-operations"
 
 
-def test_the_alarm_rule_may_start_the_alias_and_nothing_else(
+def test_intake_may_start_the_incident_flow_only_through_its_alias(
     env_template: tuple[str, dict[str, Any]],
 ) -> None:
     env, template = env_template
-    (alias_id,) = resources_under(template, "AWS::StepFunctions::StateMachineAlias", "IncidentResponse")
-    statements = statements_by_role(template)[f"controlroom-{env}-alarm-rule"]
+    starters = {
+        role: [s for s in statements if s["Effect"] == "Allow" and "states:StartExecution" in actions(s)]
+        for role, statements in statements_by_role(template).items()
+    }
+    # Intake (the alarm rule's target) starts the incident flow; the rule itself no longer has a role
+    assert f"controlroom-{env}-alarm-rule" not in starters
     # The qualified (alias) ARN scopes StartExecution down to that alias: not $LATEST, not an old version
-    assert [(actions(s), s["Resource"]) for s in statements if s["Effect"] == "Allow"] == [
-        ({"states:StartExecution"}, {"Ref": alias_id})
-    ]
+    (statement,) = starters[f"controlroom-{env}-intake"]
+    assert actions(statement) == {"states:StartExecution"}
+    assert rendered_join(statement["Resource"]).endswith(
+        f":stateMachine:controlroom-{env}-incident-response:{env}"
+    )
+    (alias,) = resources_under(template, "AWS::StepFunctions::StateMachineAlias", "IncidentResponse").values()
+    assert alias["Properties"]["Name"] == env

@@ -329,6 +329,7 @@ EXPECTED_ALARMS = {
     "token-budget-soft-limit": ("Controlroom", "TokenBudgetSoftLimit", "Sum", 1),
     "approval-timeouts": ("Controlroom", "ApprovalTimeouts", "Sum", TIMEOUT_THRESHOLD),
     "agent-errors": ("Controlroom", "AgentErrors", "Sum", 1),
+    "duplicates-without-execution": ("Controlroom", "DuplicatesWithoutExecution", "Sum", 1),
 }
 
 
@@ -373,6 +374,7 @@ def test_each_alarm_watches_its_metric_and_pages_the_ops_topic(synthesized: Synt
         "token-budget-soft-limit",
         "approval-timeouts",
         "agent-errors",
+        "duplicates-without-execution",
     ],
 )
 def test_business_alarms_watch_this_environment(synthesized: Synthesized, what: str) -> None:

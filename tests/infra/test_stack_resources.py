@@ -39,14 +39,17 @@ def test_one_stack_has_exactly_the_expected_resources(local: Any) -> None:
         # the data key and the audit chain's HMAC key
         "AWS::KMS::Key": 2,
         "AWS::CloudWatch::Dashboard": 1,
-        # alarms start incidents, deployment requests start deployments
-        "AWS::Events::Rule": 2,
+        # alarms to Intake, executions that ended unclosed to Intake, deployment requests to deployments
+        "AWS::Events::Rule": 3,
         # the approval delivery sweep
         "AWS::Scheduler::Schedule": 1,
+        # rejected events too large for the checkpoint table
+        "AWS::S3::Bucket": 1,
         # the two rules' dead-letter queues and the agents' asynchronous one
         "AWS::SQS::Queue": 3,
-        # one per agent, plus each state machine's, each rule's and the delivery sweep schedule's
-        "AWS::IAM::Role": len(AGENTS) + 5,
+        # one per agent, plus each state machine's, the deployment rule's and the delivery sweep
+        # schedule's (the incident rules invoke Intake through its resource policy)
+        "AWS::IAM::Role": len(AGENTS) + 4,
         # one per agent, plus each state machine's
         "AWS::Logs::LogGroup": len(AGENTS) + 2,
     }

@@ -11,7 +11,9 @@ from infra_cdk.components.orchestration import FLOW_REVISION, ORCHESTRATED, flow
 from infra_cdk.config import ConfigError
 
 from controlroom.asl import NUMERIC_SUBSTITUTIONS, placeholders
-from tests.infra.template_tools import resources_of, resources_under
+from controlroom.budgets import execution_timeout_seconds
+from controlroom.settings import load_settings
+from tests.infra.template_tools import agent_alias_id, logical_id, resources_of, resources_under, rule_named
 
 # The incident flow's construct; the deployment flow's state machine and rule are tested in test_deployment_stack.
 INCIDENT = "IncidentResponse"
@@ -73,7 +75,7 @@ def test_approval_timeout_override_reaches_the_asl_and_the_link_ttl(synth: Calla
 
 
 def test_rule_matches_alarms_entering_alarm(local_json: dict[str, Any]) -> None:
-    (rule,) = resources_under(local_json, "AWS::Events::Rule", INCIDENT).values()
+    rule = rule_named(local_json, "-alarm-state-change")
     props = rule["Properties"]
     assert props["Name"] == "controlroom-local-alarm-state-change"
     # local opts in every alarm except controlroom's own (they page through the topic instead)
@@ -85,21 +87,46 @@ def test_rule_matches_alarms_entering_alarm(local_json: dict[str, Any]) -> None:
             "alarmName": [{"anything-but": {"prefix": "controlroom-"}}],
         },
     }
-    # And alarms start the environment's alias of the state machine, not $LATEST
+    # And alarms go to Intake's environment alias (which dedupes, then starts the flow's alias), with
+    # the rule's retries and a dead-letter queue
     (target,) = props["Targets"]
-    (alias_id, alias) = next(
-        iter(resources_under(local_json, "AWS::StepFunctions::StateMachineAlias", INCIDENT).items())
-    )
-    assert target["Arn"] == {"Ref": alias_id}
-    assert alias["Properties"]["Name"] == "local"
-    assert "RoleArn" in target
+    assert target["Arn"] == {"Ref": agent_alias_id(local_json, "controlroom-local-intake")}
     assert "DeadLetterConfig" in target
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 7200
+
+
+def test_executions_ending_unclosed_go_to_intake(local_json: dict[str, Any]) -> None:
+    # Given the status-change rule
+    rule = rule_named(local_json, "-execution-ended-unclosed")
+    (machine_id,) = resources_under(local_json, "AWS::StepFunctions::StateMachine", INCIDENT)
+    # Then it matches this flow's executions that FAILED, TIMED_OUT or were ABORTED
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [{"Ref": machine_id}]},
+    }
+    # And Intake (which releases the lock) gets them, with a dead-letter queue
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": agent_alias_id(local_json, "controlroom-local-intake")}
+    assert "DeadLetterConfig" in target
+
+
+def test_backstop_timeout_and_lock_lease_follow_one_rule(local_json: dict[str, Any]) -> None:
+    # Given local's incident budget (900 s) and approval timeout (300 s), and Intake's environment
+    intake_id = logical_id(local_json, "AWS::Lambda::Function", "FunctionName", "controlroom-local-intake")
+    variables = local_json["Resources"][intake_id]["Properties"]["Environment"]["Variables"]
+    intake_settings = load_settings({k: v for k, v in variables.items() if isinstance(v, str)})
+    # Then the ASL's backstop, Intake's settings and the budgets rule agree
+    backstop = execution_timeout_seconds(900, 300)
+    assert _definition(local_json)["TimeoutSeconds"] == backstop == intake_settings.execution_timeout_seconds
+    # And Intake leases a started incident's lock past that backstop, never shorter
+    assert intake_settings.lock_lease_seconds > backstop
 
 
 def test_rule_filters_by_alarm_name_prefix_when_set(synth: Callable[..., Any]) -> None:
     # Given an environment that opts alarms in by the prefix "cr-"
     _, template = synth("local", alarm_name_prefix="cr-")
-    (rule,) = resources_under(template.to_json(), "AWS::Events::Rule", INCIDENT).values()
+    rule = rule_named(template.to_json(), "-alarm-state-change")
     # Then only alarms whose names start with it match
     assert rule["Properties"]["EventPattern"]["detail"] == {
         "state": {"value": ["ALARM"]},
@@ -129,7 +156,7 @@ def test_control_plane_alarms_page_humans_and_never_start_a_flow(
         for a in resources_of(template_json, "AWS::CloudWatch::Alarm").values()
     }
     topic = next(iter(resources_of(template_json, "AWS::SNS::Topic")))
-    (rule,) = resources_under(template_json, "AWS::Events::Rule", INCIDENT).values()
+    rule = rule_named(template_json, "-alarm-state-change")
     names = rule["Properties"]["EventPattern"]["detail"]["alarmName"]
     # Then failed executions, timed-out executions and a stuck event page the on-call through the topic
     assert {

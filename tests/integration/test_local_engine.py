@@ -220,3 +220,13 @@ def test_lambda_tasks_share_one_client_per_region(server):
     assert all(client is clients[0] for client in clients)
     assert clients[0].meta.endpoint_url.endswith(f":{server.port}")
     assert lambda_eval_utils.boto_client_for("eu-west-1", "lambda") is not clients[0]
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_fire_with_deeply_nested_json_exits_2_with_a_message(tmp_path, capsys, depth):
+    # Given an event file nested far deeper than any event (100 levels, and past Python's recursion limit)
+    nested = tmp_path / "nested.json"
+    nested.write_text('{"detail": ' + "[" * depth + "]" * depth + "}")
+    # Then `fire` refuses it with exit 2 and says why, before touching any engine
+    assert cli.main(["fire", str(nested)]) == cli.EXIT_USAGE
+    assert "nested" in capsys.readouterr().err

@@ -154,3 +154,21 @@ def test_verify_handler_writes_a_verifiable_decision_record(errors_alarm, lambda
         "cloudwatch.get_metric_data",
     ]
     assert stores().audit.verify(incident_id).ok
+
+
+def test_verify_after_the_incident_budget_still_checks_the_change(errors_alarm, lambda_context):
+    # Given a change made, clean datapoints since, and an incident whose budget ran out meanwhile
+    from controlroom.agents.verify import VERIFY
+    from controlroom.runtime import run_agent
+
+    put_errors(errors_alarm, {5: 0.0, 4: 1.0, 3: 0.0})
+    request = request_for(minutes_since_change=10)
+    late = request.incident.model_copy(update={"deadline_at": utcnow() - timedelta(minutes=1)})
+    event = {
+        "intake": IntakeResult(outcome="opened", incident=late).model_dump(mode="json"),
+        "execution": request.execution.model_dump(mode="json"),
+    }
+    # When the Verify agent runs (through the runtime, which applies the budget)
+    result = run_agent(VERIFY, event, lambda_context)
+    # Then it verifies instead of stopping with TimeBudgetExceeded, so the flow can close Resolved
+    assert result["recovered"] is True

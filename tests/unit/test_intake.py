@@ -14,6 +14,7 @@ from controlroom.agents.intake import intake
 from controlroom.contracts import digest, utcnow
 from controlroom.contracts.flow import IntakeInput
 from controlroom.errors import UnsupportedEvent
+from controlroom.local.world import restamp
 from controlroom.runtime import AgentContext, stores
 from controlroom.settings import settings as load_settings
 
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(name: str) -> dict:
-    return json.loads((ROOT / "events" / name).read_text())
+    # Timestamped now: Intake rejects alarms far from the present (AlarmClockSkew).
+    return restamp(json.loads((ROOT / "events" / name).read_text()))
 
 
 def make_ctx() -> AgentContext:
@@ -165,3 +167,17 @@ def test_intake_handler_writes_a_verifiable_decision_record(aws, lambda_context)
     assert len(steps) == 1 and steps[0].agent == "intake" and steps[0].status == "ok"
     assert steps[0].tool_calls[0].tool == "checkpoint.open_incident"
     assert stores().audit.verify(incident_id).ok
+
+
+def test_a_retried_intake_task_in_the_same_execution_continues_its_own_incident(aws):
+    # Given Intake opened an incident in one execution (then its result was lost and the task retried)
+    event = load("alarm_lambda_errors.json")
+    first = intake(IntakeInput(event=event, execution_arn="arn:aws:states:exec:one"), make_ctx())
+    # When the state machine retries the Intake task of that same execution
+    retried = intake(IntakeInput(event=event, execution_arn="arn:aws:states:exec:one"), make_ctx())
+    # Then it continues the same incident instead of folding the execution into it
+    assert (first.outcome, retried.outcome) == ("opened", "opened")
+    assert retried.incident == first.incident
+    # While another execution for the same alarm folds into it
+    other = intake(IntakeInput(event=event, execution_arn="arn:aws:states:exec:two"), make_ctx())
+    assert (other.outcome, other.duplicate_of) == ("duplicate", first.incident.incident_id)

@@ -22,6 +22,7 @@ from controlroom.contracts import (
     VerifyResult,
     utcnow,
 )
+from controlroom.local.world import restamp
 from controlroom.metric_names import (
     APPROVAL_TIMEOUTS,
     APPROVALS_PENDING,
@@ -59,8 +60,11 @@ def opened(aws):
     return aws
 
 
-def _alarm_state() -> dict:
-    return {"event": json.loads(ALARM_EVENT.read_text()), "execution_arn": "arn:aws:states:exec:1"}
+def _alarm_state(execution: str = "1") -> dict:
+    return {
+        "event": restamp(json.loads(ALARM_EVENT.read_text())),
+        "execution_arn": f"arn:aws:states:exec:{execution}",
+    }
 
 
 def test_intake_counts_an_opened_incident_then_a_duplicate(aws, lambda_context, capsys):
@@ -73,8 +77,8 @@ def test_intake_counts_an_opened_incident_then_a_duplicate(aws, lambda_context, 
     assert emitted.values(INCIDENTS_OPENED) == [1.0] and emitted.unit(INCIDENTS_OPENED) == "Count"
     assert not emitted.has(INCIDENTS_DEDUPLICATED)
     emf.assert_dimensions(emitted, "test")
-    # When the same alarm arrives again
-    second = run_agent(INTAKE, _alarm_state(), lambda_context)
+    # When the same alarm arrives again, in another execution
+    second = run_agent(INTAKE, _alarm_state("2"), lambda_context)
     emitted = emf.flush(capsys)
     # Then it is counted as deduplicated, not opened
     assert second["outcome"] == "duplicate"

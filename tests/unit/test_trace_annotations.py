@@ -10,6 +10,7 @@ import pytest
 from controlroom.agents.intake import INTAKE
 from controlroom.agents.policy import POLICY
 from controlroom.errors import ContractViolation
+from controlroom.local.world import restamp
 from controlroom.runtime import run_agent, stores, tracer
 from tests.conftest import FakeLambdaContext
 from tests.unit.test_policy_flow_state import INCIDENT_ID, diagnosis, evidence, intake, plan, state
@@ -55,7 +56,7 @@ def test_an_agent_annotates_agent_version_revision_and_incident(aws, annotations
 
 def test_intake_annotates_the_incident_it_opened(aws, annotations, lambda_context):
     # Given an alarm event and no revision in the state
-    event = {"event": json.loads(ALARM_EVENT.read_text())}
+    event = {"event": restamp(json.loads(ALARM_EVENT.read_text()))}
     # When Intake opens an incident
     output = run_agent(INTAKE, event, lambda_context)
     # Then the incident id, learnt by the logic, is annotated; an unknown revision is not

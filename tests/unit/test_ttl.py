@@ -12,6 +12,7 @@ from controlroom.agents.intake import INTAKE
 from controlroom.contracts import digest, utcnow
 from controlroom.errors import UnsupportedEvent
 from controlroom.llm.breaker import HALF_OPEN, OPEN, CircuitBreaker
+from controlroom.local.world import restamp
 from controlroom.runtime import run_agent
 from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
 
@@ -75,7 +76,7 @@ def test_a_rejected_event_is_kept_for_ninety_days(aws, table, lambda_context):
 
 def test_incidents_and_their_steps_never_expire(aws, table, lambda_context):
     # Given an incident Intake opened (its meta item and its first step)
-    run_agent(INTAKE, {"event": json.loads(ALARM_EVENT.read_text())}, lambda_context)
+    run_agent(INTAKE, {"event": restamp(json.loads(ALARM_EVENT.read_text()))}, lambda_context)
     # Then none of the incident's items carries the TTL attribute: they are the record
     items = table.scan(FilterExpression=Attr("pk").begins_with("INCIDENT#"))["Items"]
     assert {item["sk"].split("#")[0] for item in items} == {"META", "STEP"}

@@ -68,6 +68,12 @@ def close(request: CloseInput, ctx: AgentContext) -> CloseResult:
     incident_id = request.incident.incident_id
     status = _STATUS[request.outcome]
     summary = close_summary(request)
+    late_by = (utcnow() - request.incident.deadline_at).total_seconds()
+    if late_by > 0:
+        # Work done and verified after the budget still counts: resolved, with the lateness on record.
+        note = f"late: closed {int(late_by)} s after the incident's time budget ended"
+        ctx.notes.append(note)
+        summary += f"\nNote: {note}."
     ctx.check_time()
     with ctx.tool("checkpoint.set_status") as call:
         ctx.stores.checkpoint.set_status(incident_id, status, summary)
@@ -115,4 +121,5 @@ CLOSE = AgentSpec(
     output_model=CloseResult,
     logic=close,
     summarise=lambda result: f"{result.status.value}; notified={result.notified}",
+    stops_at_incident_deadline=False,
 )

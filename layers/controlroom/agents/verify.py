@@ -195,4 +195,6 @@ VERIFY: AgentSpec[VerifyInput, VerifyResult] = AgentSpec(
     output_model=VerifyResult,
     logic=verify,
     summarise=lambda result: "recovered" if result.recovered else "not recovered",
+    # Verifying a change already made is never cut short by the incident's budget (Close notes lateness).
+    stops_at_incident_deadline=False,
 )

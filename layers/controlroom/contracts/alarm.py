@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Literal
@@ -30,9 +31,27 @@ class AlarmState(_EventModel):
     reason: str = Field("", description="Human-readable reason CloudWatch gives for the state.")
     reason_data: str | None = Field(None, alias="reasonData", description="JSON text with the datapoints.")
     timestamp: datetime = Field(..., description="When the alarm entered this state.")
-    actions_suppressed_by: str | None = Field(None, alias="actionsSuppressedBy")
+    actions_suppressed_by: str | None = Field(
+        None,
+        alias="actionsSuppressedBy",
+        description="Set when a suppressor alarm holds back the alarm's actions: WaitPeriod, "
+        "ExtensionPeriod or Alarm.",
+    )
+    actions_suppressed_reason: str | None = Field(None, alias="actionsSuppressedReason")
 
     _ts = field_validator("timestamp", mode="before")(_normalise_timestamp)
+
+    @property
+    def triggering_alarm_arns(self) -> list[str]:
+        """For a composite alarm, the child alarms that triggered it (``reasonData.triggeringAlarms``)."""
+        try:
+            data = json.loads(self.reason_data or "{}")
+        except ValueError:
+            return []
+        alarms = data.get("triggeringAlarms") if isinstance(data, dict) else None
+        if not isinstance(alarms, list):
+            return []
+        return [str(a["arn"]) for a in alarms if isinstance(a, dict) and isinstance(a.get("arn"), str)]
 
 
 class MetricIdentity(_EventModel):

@@ -59,7 +59,8 @@ class _IncidentInput(LenientInput):
 
 
 class IntakeInput(LenientInput):
-    event: dict[str, Any]
+    # Any JSON: a non-object event must reach Intake's logic, which keeps it verbatim before rejecting it.
+    event: Any = None
     execution_arn: str | None = None
     control: FlowControl = Field(default_factory=FlowControl)
 

@@ -71,6 +71,13 @@ class AlarmSummary(Contract):
     metric_queries: list[MetricQuery] = Field(
         default_factory=list, description="Every metric query of the alarm (empty for composite alarms)."
     )
+    previous_state: str | None = Field(
+        None, description="The state the alarm left (OK, INSUFFICIENT_DATA, ALARM); None on older items."
+    )
+    triggering_alarms: list[str] = Field(
+        default_factory=list,
+        description="Composite alarms: ARNs of the child alarms that triggered it (the resource comes from them).",
+    )
 
 
 class IncidentRef(Contract):

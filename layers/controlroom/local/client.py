@@ -173,7 +173,11 @@ class EngineClient:
         return entered[-1]["stateEnteredEventDetails"]["name"] if entered else None
 
     def incident_id(self, execution_arn: str, timeout: float = 30.0) -> str | None:
-        """The incident an execution opened (or folded into), from the Intake state's output."""
+        """The incident an execution opened (or folded into): from its input when Intake admitted it (the
+        alarm rule's path), else from the Intake state's output."""
+        started = json.loads(self.sfn.describe_execution(executionArn=execution_arn).get("input") or "null")
+        if isinstance(started, dict) and isinstance(started.get("admission"), dict):
+            return ((started.get("intake") or {}).get("incident") or {}).get("incident_id")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.history(execution_arn):

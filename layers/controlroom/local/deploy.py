@@ -42,6 +42,7 @@ DROPPED_TYPES = {
     "AWS::Lambda::Permission",
     "AWS::Lambda::EventInvokeConfig",
     "AWS::SQS::QueuePolicy",
+    "AWS::S3::BucketPolicy",
     "AWS::KMS::Alias",
     "AWS::Logs::ResourcePolicy",
 }

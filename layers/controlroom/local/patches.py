@@ -4,7 +4,11 @@ Each patch is listed in LOCAL_AWS_NOTES.md terms and covered by tests/integratio
 - Lambda: run our handlers in-process instead of in Docker (``LambdaFunction._invoke_lambda``).
 - Step Functions: an unnamed StartExecution gets a fresh name, as in AWS (moto names it ``None``); an
   alias ARN starts the version the alias routes to (moto's StartExecution knows versions, not aliases).
-- EventBridge: rules deliver to Step Functions targets (moto raises NotImplementedError).
+- EventBridge: rules deliver to Step Functions targets (moto raises NotImplementedError) and to Lambda
+  targets (our in-process handlers; invoked in the caller's thread, with Lambda's two asynchronous
+  retries of an errored invocation, so `fire` sees what the invocation started when it returns).
+- Step Functions: moto emits no "Step Functions Execution Status Change" events; the local engine puts
+  one on the default bus when an execution ends (a local stand-in for what AWS sends).
 - CloudWatch: GetMetricData answers percentile statistics (``p99``) from raw datapoints (moto: none).
 - Step Functions: a definition is parsed once, not once per execution (an ANTLR parse of our flow costs
   about a second of CPU and 1.3 MiB that stays alive while the execution runs: a storm of 1000 events
@@ -152,6 +156,23 @@ def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
     return delivered
 
 
+# Lambda retries an errored asynchronous invocation twice (what EventBridge's Lambda targets use).
+ASYNC_RETRIES = 2
+
+
+def _invoke_lambda_target(arn: str, event: dict[str, Any]) -> None:
+    from moto.awslambda.models import lambda_backends
+    from moto.utilities.arns import parse_arn
+
+    parsed = parse_arn(arn)
+    name, _, qualifier = parsed.resource_id.partition(":")
+    function = lambda_backends[parsed.account][parsed.region].get_function(name, qualifier or None)
+    for _attempt in range(1 + ASYNC_RETRIES):
+        _payload, errored, _logs = _invoke_in_process(function, event)
+        if not errored:
+            return
+
+
 def _patch_eventbridge_to_stepfunctions() -> None:
     from moto.events.models import Rule
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -169,7 +190,10 @@ def _patch_eventbridge_to_stepfunctions() -> None:
             backend.start_execution(
                 target["Arn"], str(uuid.uuid4()), json.dumps(_as_delivered(original_event))
             )
-        others = [t for t in self.targets if t not in to_states]
+        to_lambda = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        for target in to_lambda:
+            _invoke_lambda_target(target["Arn"], _as_delivered(original_event))
+        others = [t for t in self.targets if t not in to_states and t not in to_lambda]
         if others:
             with _lock:
                 saved, self.targets = self.targets, others
@@ -294,6 +318,56 @@ def _patch_cloudtrail_lookup() -> None:
     CloudTrailResponse.lookup_events = lookup_events  # type: ignore[attr-defined]
 
 
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def _status_change(execution: Any) -> dict[str, Any]:
+    def millis(moment: Any) -> int | None:
+        return int(moment.timestamp() * 1000) if moment else None
+
+    return {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": execution.exec_status.value if execution.exec_status else "UNKNOWN",
+        "startDate": millis(execution.start_date),
+        "stopDate": millis(execution.stop_date),
+        "input": getattr(execution, "execution_input", None),
+        "output": None,
+    }
+
+
+def _patch_execution_status_events() -> None:
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        detail = _status_change(execution)
+        try:
+            events_backends[execution.account_id][execution.region_name].put_events(
+                [
+                    {
+                        "Source": "aws.states",
+                        "DetailType": STATUS_CHANGE,
+                        "Detail": json.dumps(detail),
+                        "Resources": [execution.exec_arn],
+                    }
+                ]
+            )
+        except Exception:  # a status event must never break the execution it reports on
+            import logging
+
+            logging.getLogger(__name__).exception(
+                "could not emit the status change of %s", execution.exec_arn
+            )
+
+    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+
+
 def apply(endpoint_url: str) -> None:
     """Apply every patch once (idempotent) and point handlers at ``endpoint_url``."""
     global _applied
@@ -316,4 +390,5 @@ def apply(endpoint_url: str) -> None:
         _patch_parse_once()
         _patch_shared_task_clients()
         _patch_cloudtrail_lookup()
+        _patch_execution_status_events()
         _applied = True

@@ -198,6 +198,21 @@ def restamp(event: dict[str, Any], moment: datetime | None = None) -> dict[str, 
     return stamped
 
 
+# Deeper than any AWS event; deeper JSON is refused before it reaches the bus (or a recursion limit).
+MAX_EVENT_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
 def load_event(path: Path) -> dict[str, Any]:
     """Read an event file; a clear error if it is missing or not a JSON object."""
     try:
@@ -210,6 +225,13 @@ def load_event(path: Path) -> dict[str, Any]:
         raise ValueError(
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError:
+        raise ValueError(
+            f"{path} is nested too deeply to be an event (over {MAX_EVENT_DEPTH} levels)"
+        ) from None
+    depth = _depth(event)
+    if depth > MAX_EVENT_DEPTH:
+        raise ValueError(f"{path} is nested {depth} levels deep; an event may nest {MAX_EVENT_DEPTH} at most")
     if not isinstance(event, dict):
         raise ValueError(
             f"{path} must hold one JSON object (an EventBridge event), found {type(event).__name__}"

@@ -41,6 +41,9 @@ class AgentSpec(Generic[In, Out]):
     logic: Callable[[In, AgentContext], Out]
     summarise: Callable[[Out], str] = lambda output: ""
     confidence_of: Callable[[Out], float | None] = lambda output: None
+    # False for agents that must finish what was already done (Verify, Close): they run past the
+    # incident's budget (bounded by their Lambda timeout and the execution's backstop) and note it.
+    stops_at_incident_deadline: bool = True
 
 
 def _contract_error(agent: str, side: str, exc: ValidationError) -> ContractViolation:
@@ -99,7 +102,7 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
         agent=spec.name,
         settings=current,
         stores=default_stores(),
-        deadline=_deadline(context, incident_deadline),
+        deadline=_deadline(context, incident_deadline if spec.stops_at_incident_deadline else None),
         function_version=function_version,
         incident_id=incident_id,
     )

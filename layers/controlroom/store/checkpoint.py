@@ -23,7 +23,9 @@ from controlroom.contracts import (
 from controlroom.contracts.approval import ApprovalBrief
 from controlroom.errors import ApprovalNotFound, IncidentNotFound
 from controlroom.redaction import redact_for_storage
+from controlroom.store import incident_lock
 from controlroom.store.approvals import DynamoApprovalItems, VoteResult
+from controlroom.store.incident_lock import DuplicateCount, OpenResult
 from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
 from controlroom.store.versions import check_version
 
@@ -40,11 +42,6 @@ class IncidentItem(BaseModel):
     updated_at: str
     execution_arn: str | None = None
     summary: str = ""
-
-
-class OpenResult(BaseModel):
-    opened: bool
-    incident_id: str
 
 
 class CheckpointStore(ABC):
@@ -96,7 +93,13 @@ class CheckpointStore(ABC):
 
     @abstractmethod
     def put_rejected_event(
-        self, event_digest: str, raw_event: Any, error_type: str, message: str
+        self,
+        event_digest: str,
+        raw_event: Any,
+        error_type: str,
+        message: str,
+        *,
+        raw_event_location: str | None = None,
     ) -> None: ...
 
 
@@ -133,54 +136,48 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
         self._ttl_seconds = ttl_days * 86400
 
     # incidents ---------------------------------------------------------------------------------
-    def open_incident(self, incident: IncidentRef, execution_arn: str | None) -> OpenResult:
-        """Open the incident unless one is already open for its dedupe key (conditional write)."""
-        now = isoformat(utcnow())
-        lock = {
-            "pk": f"OPEN#{incident.dedupe_key}",
-            "sk": "LOCK",
-            "incident_id": incident.incident_id,
-            "opened_at": now,
-            "schema_version": SCHEMA_VERSION,
-        }
-        meta = {
-            "pk": f"INCIDENT#{incident.incident_id}",
-            "sk": "META",
-            "status": IncidentStatus.OPEN.value,
-            "incident": incident.model_dump_json(),
-            "updated_at": now,
-            "summary": "",
-            "execution_arn": execution_arn or "",
-            "schema_version": SCHEMA_VERSION,
-        }
-        client = self._table.meta.client
-        try:
-            client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": lock,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": meta,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
+    def open_incident(
+        self,
+        incident: IncidentRef,
+        execution_arn: str | None,
+        *,
+        lease_seconds: int = incident_lock.START_LEASE_SECONDS,
+        execution_state: str = incident_lock.RUNNING,
+    ) -> OpenResult:
+        """Open the incident unless its alarm's lock is held by another incident (incident_lock)."""
+        return incident_lock.open_incident(
+            self._table,
+            incident,
+            execution_arn,
+            lease_seconds=lease_seconds,
+            execution_state=execution_state,
+            schema_version=SCHEMA_VERSION,
+        )
+
+    def mark_started(self, incident: IncidentRef, lease_seconds: int) -> None:
+        incident_lock.mark_started(self._table, incident, lease_seconds=lease_seconds)
+
+    def count_duplicate(self, incident_id: str) -> DuplicateCount:
+        return incident_lock.count_duplicate(self._table, incident_id)
+
+    def release_for_execution(self, execution_arn: str, execution_status: str) -> str | None:
+        """An execution ended without closing its incident: escalate it and free the alarm.
+
+        Returns the incident id, or None when the execution opened no incident (a rejected event).
+        """
+        incident_id = incident_lock.incident_of_execution(self._table, execution_arn)
+        if incident_id is None:
+            return None
+        incident_lock.record_execution_end(self._table, incident_id, execution_status)
+        current = self.get_incident(incident_id)
+        if not current.status.is_terminal:
+            self.set_status(
+                incident_id,
+                IncidentStatus.ESCALATED,
+                f"the execution {execution_status} before the incident was closed; the alarm's lock is released",
             )
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
-            existing = self._table.get_item(Key={"pk": lock["pk"], "sk": "LOCK"}, ConsistentRead=True).get(
-                "Item"
-            )
-            return OpenResult(opened=False, incident_id=existing["incident_id"] if existing else "")
-        return OpenResult(opened=True, incident_id=incident.incident_id)
+        incident_lock.release_lock(self._table, current.incident.dedupe_key, incident_id)
+        return incident_id
 
     def get_incident(self, incident_id: str) -> IncidentItem:
         item = self._require(
@@ -239,14 +236,30 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
         return [DecisionRecord.model_validate_json(_checked(item)["record"]) for item in items]
 
     # rejected events ---------------------------------------------------------------------------
-    def put_rejected_event(self, event_digest: str, raw_event: Any, error_type: str, message: str) -> None:
-        """Keep an event Intake could not accept, verbatim, for REJECTED_EVENT_TTL_SECONDS."""
+    def put_rejected_event(
+        self,
+        event_digest: str,
+        raw_event: Any,
+        error_type: str,
+        message: str,
+        *,
+        raw_event_location: str | None = None,
+    ) -> None:
+        """Keep an event Intake could not accept, verbatim, for REJECTED_EVENT_TTL_SECONDS.
+
+        ``raw_event_location`` (an ``s3://`` URL) replaces the inline copy for events too large for an item.
+        """
         received_at = utcnow()
+        kept: dict[str, Any] = (
+            {"raw_event_location": raw_event_location}
+            if raw_event_location
+            else {"raw_event": canonical_json(raw_event)}
+        )
         self._table.put_item(
             Item={
                 "pk": f"REJECTED#{event_digest}",
                 "sk": "EVENT",
-                "raw_event": canonical_json(raw_event),
+                **kept,
                 "error_type": error_type,
                 "message": message[:2000],
                 "received_at": isoformat(received_at),
@@ -256,11 +269,13 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
         )
 
     def rejected_event(self, event_digest: str) -> dict[str, Any] | None:
+        """The rejected event's item; ``raw_event`` is None when it is kept at ``raw_event_location``."""
         item = self._table.get_item(Key={"pk": f"REJECTED#{event_digest}", "sk": "EVENT"}).get("Item")
         if item is None:
             return None
         _check_version(item)
-        return {**item, "raw_event": json.loads(item["raw_event"])}
+        raw = item.get("raw_event")
+        return {**item, "raw_event": json.loads(raw) if raw is not None else None}
 
     def _require(self, pk: str, sk: str, missing: Exception) -> dict[str, Any]:
         """The item at (pk, sk), read consistently and version-checked; raise ``missing`` if absent."""
