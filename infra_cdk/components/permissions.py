@@ -95,6 +95,8 @@ class Resources:
     # Functions the traffic shifter may move: tagged key=value, or (if set) named with the prefix.
     deploy_opt_in_tag: str = "controlroom:deployable=true"
     deploy_function_prefix: str = ""
+    # The kill switch's SSM parameter name (/controlroom/<env>/autonomy); only Policy and Execute read it.
+    autonomy_parameter: str = ""
 
     def arn(self, service: str, resource: str, *, separator: str = ":") -> str:
         """An ARN in this stack's account and region."""
@@ -155,9 +157,31 @@ def _evidence(res: Resources) -> list[iam.PolicyStatement]:
     ]
 
 
+def _read_switch(res: Resources) -> list[iam.PolicyStatement]:
+    if not res.autonomy_parameter:
+        return []
+    return [_allow(["ssm:GetParameter"], [res.arn("ssm", f"parameter{res.autonomy_parameter}")])]
+
+
+def _target_tags(res: Resources) -> list[iam.PolicyStatement]:
+    """Read each action's own target's tags (controlroom:protected), whatever the plan aims at."""
+    return [
+        _allow(["lambda:ListTags"], [res.arn("lambda", "function:*")]),
+        _allow(["ecs:DescribeServices", "ecs:ListTagsForResource"], [res.arn("ecs", "service/*")]),
+        _allow(["codedeploy:GetDeployment"], [res.arn("codedeploy", "deploymentgroup:*")]),
+        _allow(["codedeploy:ListTagsForResource"], [res.arn("codedeploy", "application:*")]),
+    ]
+
+
+def _policy(res: Resources) -> list[iam.PolicyStatement]:
+    return [*_read_switch(res), *_target_tags(res)]
+
+
 def _execute(res: Resources) -> list[iam.PolicyStatement]:
     own_functions = res.arn("lambda", f"function:{res.prefix}-*")
     return [
+        *_read_switch(res),
+        *_target_tags(res),
         _allow(["lambda:UpdateAlias", "lambda:GetAlias"], [res.arn("lambda", "function:*")]),
         # The agents may roll back workloads, never the control plane that runs them.
         iam.PolicyStatement(
@@ -248,6 +272,7 @@ SERVICE_STATEMENTS: dict[str, Callable[[Resources], list[iam.PolicyStatement]]] 
     "intake": _intake,
     "evidence": _evidence,
     "execute": _execute,
+    "policy": _policy,
     "verify": _verify,
     "close": lambda res: [_publish(res)],
     "escalate": lambda res: [_publish(res)],

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
 from infra_cdk.components.approval import ApprovalEndpoint
+from infra_cdk.components.autonomy import KillSwitch
 from infra_cdk.components.data import DataStores
 from infra_cdk.components.deployment import DeploymentFlow
 from infra_cdk.components.keys import AuditChainKey, DataKey
@@ -66,6 +67,7 @@ class ControlroomStack(Stack):
         self.audit_key = AuditChainKey(self, "AuditKey", prefix=prefix, retain=retain)
         self.data = DataStores(self, "Data", prefix=prefix, retain=retain, key=self.key)
         self.audit_key.allow_verifier_reads(self.data.audit_table, self.key)
+        self.kill_switch = KillSwitch(self, "KillSwitch", env_name=env_name)
         res = Resources(
             stack=self,
             prefix=prefix,
@@ -78,6 +80,7 @@ class ControlroomStack(Stack):
             alarm_opt_in_by_tag=bool(config.alarm_opt_in_tag),
             deploy_opt_in_tag=config.deploy_opt_in_tag,
             deploy_function_prefix=config.deploy_function_prefix,
+            autonomy_parameter=self.kill_switch.parameter_name,
         )
         self.agents = AgentFunctions(
             self,
@@ -161,6 +164,7 @@ class ControlroomStack(Stack):
         CfnOutput(self, "AuditKeyArn", value=self.audit_key.key.key_arn)
         CfnOutput(self, "AuditVerifierPolicyArn", value=self.audit_key.verifier_policy.managed_policy_arn)
         CfnOutput(self, "TopicArn", value=self.data.topic.topic_arn)
+        CfnOutput(self, "AutonomyParameterName", value=self.kill_switch.parameter_name)
         CfnOutput(self, "ApprovalBaseUrl", value=self.approval.api.url)
         for agent in AGENTS:
             CfnOutput(self, f"{pascal(agent)}FunctionName", value=self.agents.functions[agent].function_name)

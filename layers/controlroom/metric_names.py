@@ -23,6 +23,13 @@ APPROVAL_TIMEOUTS = "ApprovalTimeouts"
 # Policy quarantined the plan: the diagnosis confidence was below the environment's threshold; counts.
 QUARANTINES = "Quarantines"
 
+# The kill switch (controlroom.autonomy): Policy decided "halted", or Execute stopped before an action
+# because the switch was on; counts. AutonomyHalted is a gauge (1 while on, 0 while off), emitted by
+# the CLI/monitor when the switch is read or flipped.
+AUTONOMY_HALTED_DECISIONS = "AutonomyHaltedDecisions"
+AUTONOMY_HALTED_ACTIONS = "AutonomyHaltedActions"
+AUTONOMY_HALTED = "AutonomyHalted"
+
 # Approvals (RequestApproval, the approval callback).
 APPROVALS_REQUESTED = "ApprovalsRequested"
 APPROVALS_APPROVED = "ApprovalsApproved"
