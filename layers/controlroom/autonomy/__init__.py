@@ -7,6 +7,7 @@ from controlroom.autonomy.switch import (
     SwitchReading,
     SwitchState,
     clear_cache,
+    interpret,
     parse_switch,
     read_switch,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "SwitchState",
     "clear_cache",
     "current",
+    "interpret",
     "is_halted",
     "parse_switch",
     "read_switch",
