@@ -34,7 +34,9 @@ def _approval(client, execution_arn):
     return incident_id, client.wait_for_approval(incident_id, execution_arn)
 
 
-def test_shadow_mode_runs_a_dry_run_and_changes_nothing(client):
+def test_shadow_mode_runs_a_dry_run_and_makes_a_scorecard_row(engine, capsys):
+    client = engine.client
+    engine.write_state_file()
     # Given the deploy says supervised and the switch says shadow
     _set_switch(client, state="run", mode="shadow")
     execution_arn = fire_one(client, alarm_event())
@@ -49,6 +51,22 @@ def test_shadow_mode_runs_a_dry_run_and_changes_nothing(client):
     assert records["policy"].output["autonomy_mode"] == "shadow"
     assert records["execute"].output["dry_run"] is True
     assert records["execute"].output["results"][0]["status"] == "dry_run"
+    # When the on-call says they rolled it back themselves
+    assert cli.main(["answer", incident_id, "did_this"]) == 0
+    capsys.readouterr()
+    # Then the scorecard shows the proposal and the human's action side by side
+    assert cli.main(["scorecard", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    (row,) = [r for r in card["rows"] if r["incident_id"] == incident_id]
+    assert (row["mode"], row["action_kind"], row["classification"]) == (
+        "shadow",
+        "rollback_lambda_alias",
+        "agreed",
+    )
+    assert "cli:did_this" in row["human"]
+    (kind,) = card["kinds"]
+    assert (kind["incidents"], kind["proposals"], kind["agreement_rate"]) == (1, 1, 1.0)
+    assert kind["median_seconds_to_proposal"] is not None and kind["meets_criteria"] is False
 
 
 def test_advice_mode_executes_nothing(client):
