@@ -67,8 +67,8 @@ def deploy_environment(config: EnvironmentConfig) -> dict[str, str]:
     }
 
 
-# Only the agents that act (or decide to) read the kill switch; no other role may read it.
-READS_KILL_SWITCH = frozenset({"policy", "execute"})
+# Only the agents that act (or decide to) read the kill switch, and its monitor; no other role may read it.
+READS_KILL_SWITCH = frozenset({"policy", "execute", "autonomy_monitor"})
 
 
 def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, agent: str) -> dict[str, str]:

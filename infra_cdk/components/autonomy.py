@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -34,4 +38,48 @@ class KillSwitch(Construct):
                 "halt: nothing executes, incidents escalate as halted."
             ),
             tier=ssm.ParameterTier.STANDARD,
+        )
+
+
+class KillSwitchMonitor(Construct):
+    """Invoke the monitor every minute (the gauge the ops alarm reads) and on each CloudTrail flip.
+
+    The flip rule needs a CloudTrail trail recording management events in the region: EventBridge gets
+    "AWS API Call via CloudTrail" events only from one. Without it the gauge and alarm still work.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        parameter_name: str,
+        monitor: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        target = targets.LambdaFunction(monitor, retry_attempts=2, max_event_age=Duration.minutes(10))
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            rule_name=f"{prefix}-autonomy-monitor",
+            description="Read the kill switch every minute: the AutonomyHalted gauge the ops alarm reads.",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[target],
+        )
+        self.flips = events.Rule(
+            self,
+            "Flips",
+            rule_name=f"{prefix}-autonomy-flips",
+            description="Audit who changed the kill switch (CloudTrail names the principal).",
+            event_pattern=events.EventPattern(
+                source=["aws.ssm"],
+                detail_type=["AWS API Call via CloudTrail"],
+                detail={
+                    "eventSource": ["ssm.amazonaws.com"],
+                    "eventName": ["PutParameter", "DeleteParameter", "DeleteParameters"],
+                    "requestParameters": {"name": [parameter_name]},
+                },
+            ),
+            targets=[target],
         )

@@ -25,6 +25,8 @@ AGENTS = (
     "verify",
     "close",
     "escalate",
+    # Not an agent of a flow: reads the kill switch every minute (gauge) and audits each flip.
+    "autonomy_monitor",
     # The deployment flow (stepfunctions/deployment.asl.json).
     "deploy_preflight",
     "deploy_policy",
@@ -64,6 +66,7 @@ CHECKPOINT_EXTRA: dict[str, tuple[str, ...]] = {
     "traffic_shifter": ("dynamodb:UpdateItem",),  # change claims are conditional puts; status updates
     "slo_guard": (),
     "deploy_close": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),  # releases the per-alias lock
+    "autonomy_monitor": (),  # appends flips to the audit chain only
 }
 AUDIT_FORBIDDEN = frozenset(
     {
@@ -273,6 +276,7 @@ SERVICE_STATEMENTS: dict[str, Callable[[Resources], list[iam.PolicyStatement]]] 
     "evidence": _evidence,
     "execute": _execute,
     "policy": _policy,
+    "autonomy_monitor": _read_switch,
     "verify": _verify,
     "close": lambda res: [_publish(res)],
     "escalate": lambda res: [_publish(res)],

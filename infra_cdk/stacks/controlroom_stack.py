@@ -10,7 +10,7 @@ from constructs import Construct
 
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
 from infra_cdk.components.approval import ApprovalEndpoint
-from infra_cdk.components.autonomy import KillSwitch
+from infra_cdk.components.autonomy import KillSwitch, KillSwitchMonitor
 from infra_cdk.components.data import DataStores
 from infra_cdk.components.deployment import DeploymentFlow
 from infra_cdk.components.keys import AuditChainKey, DataKey
@@ -120,6 +120,13 @@ class ControlroomStack(Stack):
             config=config,
             aliases=self.agents.aliases,
             key=self.key,
+        )
+        self.kill_switch_monitor = KillSwitchMonitor(
+            self,
+            "KillSwitchMonitor",
+            prefix=prefix,
+            parameter_name=self.kill_switch.parameter_name,
+            monitor=self.agents.aliases["autonomy_monitor"],
         )
         self.operations = Operations(
             self,
