@@ -172,3 +172,15 @@ def test_metrics_leave_unknown_figures_out():
     assert "ScorecardAgreementRate" in names and "ScorecardCostPerIncidentUsd" in names
     assert all({"Name": "action_kind", "Value": ROLLBACK} in d["Dimensions"] for d in row_data)
     assert metric_data(_card([]), "dev") == []
+
+
+def test_criteria_come_from_cdk_json():
+    from controlroom.local.scorecard_cli import load_criteria
+
+    assert load_criteria(None) == PromotionCriteria(
+        min_days_observed=30,
+        min_incidents=10,
+        max_false_positive_rate=0.05,
+        max_override_rate=0.2,
+        max_cost_per_action_usd=0.5,
+    )
