@@ -78,3 +78,24 @@ def test_ssm_and_codedeploy_must_name_what_the_incident_involves():
     assert in_scope(aimed, scope)
     assert not in_scope(plan(action("stop_codedeploy_deployment")).actions[0], scope)
     assert in_scope(plan(action("notify_only")).actions[0], scope)
+
+
+@pytest.mark.parametrize(("code", "halted"), [("ThrottlingException", None), ("AccessDeniedException", True)])
+def test_throttling_is_retried_and_any_other_error_fails_closed(monkeypatch, code, halted):
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from botocore.stub import Stubber
+
+    from controlroom.autonomy import switch
+    from controlroom.errors import TransientDependencyError
+
+    ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    monkeypatch.setattr(switch, "_provider", lambda: SSMProvider(boto3_client=ssm))
+    with Stubber(ssm) as stub:
+        stub.add_client_error("get_parameter", service_error_code=code, http_status_code=400)
+        if halted is None:
+            with pytest.raises(TransientDependencyError, match=code):
+                read_switch("/controlroom/test/autonomy", AutonomyMode.GATED, force_fetch=True)
+        else:
+            reading = read_switch("/controlroom/test/autonomy", AutonomyMode.GATED, force_fetch=True)
+            assert reading.halted and code in reading.detail

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -82,6 +83,17 @@ def interpret(switch: AutonomySwitch, deploy_mode: AutonomyMode) -> SwitchReadin
 _PROVIDERS: dict[str | None, Any] = {}
 
 
+def _error_code(exc: BaseException) -> str:
+    """The AWS error code behind ``exc``: the SDK error it wraps, or its message's "(Code)"."""
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        if isinstance(candidate, ClientError):
+            return str(candidate.response.get("Error", {}).get("Code", "ClientError"))
+        if isinstance(candidate, BotoCoreError):
+            return type(candidate).__name__
+    match = re.search(r"\((\w+)\) when calling", str(exc))
+    return match.group(1) if match else type(exc).__name__
+
+
 def _provider() -> Any:
     # One Powertools provider (and so one cache) per endpoint: the local engine runs every agent in
     # one process against moto, tests against other endpoints.
@@ -132,9 +144,8 @@ def read_switch(
         )
     try:
         value = _provider().get(parameter, max_age=max_age, force_fetch=force_fetch)
-    except Exception as exc:  # Powertools wraps SDK errors in GetParameterError
-        cause = exc.__cause__ if isinstance(exc.__cause__, ClientError | BotoCoreError) else exc
-        code = cause.response["Error"]["Code"] if isinstance(cause, ClientError) else type(cause).__name__
+    except Exception as exc:  # Powertools re-raises every SDK error as GetParameterError (no __cause__)
+        code = _error_code(exc)
         if code in _THROTTLING:
             raise TransientDependencyError(f"reading the kill switch {parameter}: {code}") from exc
         return SwitchReading(
