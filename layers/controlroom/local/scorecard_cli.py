@@ -19,6 +19,7 @@ from controlroom.contracts import utcnow
 from controlroom.local.client import EngineClient
 from controlroom.local.paths import repo_root
 from controlroom.store import DynamoAuditLog, DynamoCheckpointStore
+from controlroom.store.audit_key import KmsChainKey
 
 EXIT_OK = 0
 # How long after the alarm a human's change on the incident's resources counts as their answer to it.
@@ -43,7 +44,9 @@ def _sources(env: str | None) -> tuple[str, Any, Any, Any, Any]:
     session = boto3.Session()
     dynamodb = session.resource("dynamodb")
     checkpoint = DynamoCheckpointStore(dynamodb.Table(f"controlroom-{env}-checkpoint"))
-    audit = DynamoAuditLog(dynamodb.Table(f"controlroom-{env}-audit"))
+    table = f"controlroom-{env}-audit"
+    # The audit HMAC key's alias is the table's name (as the CDK app names it); the scorecard only reads.
+    audit = DynamoAuditLog(dynamodb.Table(table), KmsChainKey(session.client("kms"), f"alias/{table}"))
     return env, checkpoint, audit, session.client("cloudtrail"), session.client("cloudwatch")
 
 
