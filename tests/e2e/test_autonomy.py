@@ -204,22 +204,3 @@ def test_a_model_aiming_at_an_unrelated_protected_function_is_denied(client, tmp
     reasons = policy.output["decisions"][0]["reasons"]
     assert "target-not-bound-to-incident" in reasons and "protected-target" in reasons
     assert _alias_version(client, "billing-core") == "2"
-
-
-def test_a_target_protected_after_policy_never_runs_even_if_approved(client, tmp_path, no_script):
-    # Given the diagnosis blames a downstream function and the plan rolls it back (approval pending)
-    _second_function(client, "payments-core", {})
-    _scripted(tmp_path, "payments-core", blamed="payments-core")
-    execution_arn = fire_one(client, alarm_event())
-    incident_id, approval = _approval(client, execution_arn)
-    # When someone tags it protected and then an approver approves
-    arn = client.aws("lambda").get_function(FunctionName="payments-core")["Configuration"]["FunctionArn"]
-    client.aws("lambda").tag_resource(Resource=arn, Tags={"controlroom:protected": "true"})
-    client.decide(approval.approval_id, "approve", "cli:test")
-    # Then Execute re-reads the target's tag and refuses: escalated, nothing moved
-    view = finished(client, execution_arn)
-    assert view.terminal_state == "Escalated"
-    assert _alias_version(client, "payments-core") == "2"
-    execute = next(r for r in client.timeline(incident_id) if r.agent == "execute")
-    assert (execute.status, execute.error_type) == ("error", "ActionNotAllowed")
-    assert "tagged controlroom:protected" in (execute.error_message or "")
