@@ -8,7 +8,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Each prints its own figures and bound; all run even when one misses, so the whole picture is printed.
-SCRIPTS = ("import_time.py", "hop_cost.py", "incident_cost.py", "deployment_cost.py", "rca_petshop.py")
+SCRIPTS = (
+    "import_time.py",
+    "hop_cost.py",
+    "incident_cost.py",
+    "deployment_cost.py",
+    "rca_petshop.py",
+    "scorecard_week.py",
+)
 
 missed = []
 for script in SCRIPTS:

@@ -30,6 +30,13 @@ AGENT_WILDCARDS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("codedeploy", "deploymentgroup:*", "Read-only list of recent deployments of the alarmed workload."),
     ),
     "verify": (("cloudwatch", "alarm:*", "Verify re-reads the alarm that opened the incident."),),
+    # Policy and Execute read the tags of each action's own target (controlroom:protected).
+    "policy": (
+        ("lambda", "function:*", "Read-only ListTags on the function an action targets, chosen at run time."),
+        ("ecs", "service/*", "Read-only tags of the ECS service an action targets."),
+        ("codedeploy", "deploymentgroup:*", "Read-only GetDeployment of the deployment an action stops."),
+        ("codedeploy", "application:*", "Read-only tags of the application of that deployment."),
+    ),
     # Present only when the environment opts alarms in by tag (alarm_opt_in_tag).
     "intake": (
         (
@@ -48,6 +55,7 @@ AGENT_WILDCARDS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ),
         ("ecs", "service/*", "Rollback of the alarmed ECS service, gated by the policy agent."),
         ("codedeploy", "deploymentgroup:*", "Stopping the alarmed deployment, gated by the policy agent."),
+        ("codedeploy", "application:*", "Read-only tags of the deployment's application before acting."),
     ),
     "request_approval": (
         ("ses", "identity/*", "Approval emails are sent from the account's verified identities."),

@@ -69,12 +69,18 @@ def deploy_environment(config: EnvironmentConfig) -> dict[str, str]:
     }
 
 
+# Only the agents that act (or decide to) read the kill switch, and its monitor; no other role may read it.
+READS_KILL_SWITCH = frozenset({"policy", "execute", "autonomy_monitor"})
+
+
 def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, agent: str) -> dict[str, str]:
     """Environment variables of one agent; names are controlroom.settings.Settings fields."""
+    switch = {"AUTONOMY_PARAMETER": res.autonomy_parameter} if agent in READS_KILL_SWITCH else {}
     return {
         **(deploy_environment(config) if agent in DEPLOY_AGENTS else {}),
         **(_graph_environment(config) if agent == "evidence" else {}),
         **(_intake_environment(config, res) if agent == "intake" else {}),
+        **switch,
         "ENVIRONMENT": env_name,
         "AUTONOMY_MODE": config.autonomy_mode.value,
         "CHECKPOINT_TABLE": res.checkpoint_table.table_name,

@@ -15,6 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from controlroom import metric_names as m
+from infra_cdk.components.autonomy_widgets import autonomy_widgets
 
 # Every ops alarm name starts with this; the rule that turns alarms into incidents must never match it
 # (an incident about controlroom failing would be handled by the thing that is failing).
@@ -171,6 +172,14 @@ class Operations(Construct):
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._platform_alarms(state_machine, queues)
         self._business_alarms(approval_timeout_alarm_threshold)
+        self._alarm(
+            "autonomy-halted",
+            self._metric(m.AUTONOMY_HALTED, cloudwatch.Stats.MAXIMUM, period=PLATFORM_ALARM_PERIOD),
+            1,
+            "The kill switch is on: controlroom executes nothing and every incident escalates as halted. "
+            "If that is intended, handle incidents by hand; to resume, run the put-parameter command in the "
+            "README's operating section with state run.",
+        )
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -183,6 +192,7 @@ class Operations(Construct):
         self.dashboard.add_widgets(*self._speed_widgets())
         self.dashboard.add_widgets(*self._decision_widgets())
         self.dashboard.add_widgets(*self._model_widgets())
+        self.dashboard.add_widgets(*autonomy_widgets(env_name, self._metric))
         self.dashboard.add_widgets(*self._agent_widgets(functions))
         self.dashboard.add_widgets(*self._platform_widgets(state_machine, queues))
 

@@ -25,6 +25,8 @@ AGENTS = (
     "verify",
     "close",
     "escalate",
+    # Not an agent of a flow: reads the kill switch every minute (gauge) and audits each flip.
+    "autonomy_monitor",
     # The deployment flow (stepfunctions/deployment.asl.json).
     "deploy_preflight",
     "deploy_policy",
@@ -65,6 +67,7 @@ CHECKPOINT_EXTRA: dict[str, tuple[str, ...]] = {
     "traffic_shifter": ("dynamodb:UpdateItem",),  # change claims are conditional puts; status updates
     "slo_guard": (),
     "deploy_close": ("dynamodb:UpdateItem", "dynamodb:DeleteItem"),  # releases the per-alias lock
+    "autonomy_monitor": (),  # appends flips to the audit chain only
 }
 AUDIT_FORBIDDEN = frozenset(
     {
@@ -96,6 +99,8 @@ class Resources:
     # Functions the traffic shifter may move: tagged key=value, or (if set) named with the prefix.
     deploy_opt_in_tag: str = "controlroom:deployable=true"
     deploy_function_prefix: str = ""
+    # The kill switch's SSM parameter name (/controlroom/<env>/autonomy); only Policy and Execute read it.
+    autonomy_parameter: str = ""
     # The incident-response alias Intake starts (the environment's name), and where rejected events go.
     flow_alias_name: str = ""
     rejected_events_bucket_arn: str = ""
@@ -166,9 +171,31 @@ def _evidence(res: Resources) -> list[iam.PolicyStatement]:
     ]
 
 
+def _read_switch(res: Resources) -> list[iam.PolicyStatement]:
+    if not res.autonomy_parameter:
+        return []
+    return [_allow(["ssm:GetParameter"], [res.arn("ssm", f"parameter{res.autonomy_parameter}")])]
+
+
+def _target_tags(res: Resources) -> list[iam.PolicyStatement]:
+    """Read each action's own target's tags (controlroom:protected), whatever the plan aims at."""
+    return [
+        _allow(["lambda:ListTags"], [res.arn("lambda", "function:*")]),
+        _allow(["ecs:DescribeServices", "ecs:ListTagsForResource"], [res.arn("ecs", "service/*")]),
+        _allow(["codedeploy:GetDeployment"], [res.arn("codedeploy", "deploymentgroup:*")]),
+        _allow(["codedeploy:ListTagsForResource"], [res.arn("codedeploy", "application:*")]),
+    ]
+
+
+def _policy(res: Resources) -> list[iam.PolicyStatement]:
+    return [*_read_switch(res), *_target_tags(res)]
+
+
 def _execute(res: Resources) -> list[iam.PolicyStatement]:
     own_functions = res.arn("lambda", f"function:{res.prefix}-*")
     return [
+        *_read_switch(res),
+        *_target_tags(res),
         _allow(["lambda:UpdateAlias", "lambda:GetAlias"], [res.arn("lambda", "function:*")]),
         # The agents may roll back workloads, never the control plane that runs them.
         iam.PolicyStatement(
@@ -267,6 +294,8 @@ SERVICE_STATEMENTS: dict[str, Callable[[Resources], list[iam.PolicyStatement]]] 
     "intake": _intake,
     "evidence": _evidence,
     "execute": _execute,
+    "policy": _policy,
+    "autonomy_monitor": _read_switch,
     "verify": _verify,
     "close": lambda res: [_publish(res)],
     "escalate": lambda res: [_publish(res)],

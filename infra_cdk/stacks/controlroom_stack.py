@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra_cdk.components.agents import FUNCTIONS_DIR, AgentFunctions, pascal
 from infra_cdk.components.approval import ApprovalEndpoint
+from infra_cdk.components.autonomy import KillSwitch, KillSwitchMonitor
 from infra_cdk.components.data import DataStores
 from infra_cdk.components.deployment import DeploymentFlow
 from infra_cdk.components.keys import AuditChainKey, DataKey
@@ -66,6 +67,7 @@ class ControlroomStack(Stack):
         self.audit_key = AuditChainKey(self, "AuditKey", prefix=prefix, retain=retain)
         self.data = DataStores(self, "Data", prefix=prefix, retain=retain, key=self.key)
         self.audit_key.allow_verifier_reads(self.data.audit_table, self.key)
+        self.kill_switch = KillSwitch(self, "KillSwitch", env_name=env_name)
         res = Resources(
             stack=self,
             prefix=prefix,
@@ -81,6 +83,7 @@ class ControlroomStack(Stack):
             flow_alias_name=env_name,
             rejected_events_bucket_arn=self.data.rejected_events_bucket.bucket_arn,
             rejected_events_bucket_name=self.data.rejected_events_bucket.bucket_name,
+            autonomy_parameter=self.kill_switch.parameter_name,
         )
         self.agents = AgentFunctions(
             self,
@@ -120,6 +123,13 @@ class ControlroomStack(Stack):
             config=config,
             aliases=self.agents.aliases,
             key=self.key,
+        )
+        self.kill_switch_monitor = KillSwitchMonitor(
+            self,
+            "KillSwitchMonitor",
+            prefix=prefix,
+            parameter_name=self.kill_switch.parameter_name,
+            monitor=self.agents.aliases["autonomy_monitor"],
         )
         self.operations = Operations(
             self,
@@ -165,6 +175,7 @@ class ControlroomStack(Stack):
         CfnOutput(self, "AuditVerifierPolicyArn", value=self.audit_key.verifier_policy.managed_policy_arn)
         CfnOutput(self, "TopicArn", value=self.data.topic.topic_arn)
         CfnOutput(self, "RejectedEventsBucketName", value=self.data.rejected_events_bucket.bucket_name)
+        CfnOutput(self, "AutonomyParameterName", value=self.kill_switch.parameter_name)
         CfnOutput(self, "ApprovalBaseUrl", value=self.approval.api.url)
         for agent in AGENTS:
             CfnOutput(self, f"{pascal(agent)}FunctionName", value=self.agents.functions[agent].function_name)

@@ -128,3 +128,7 @@ class ShiftNotVerified(ControlroomError):
 
 class KillSwitchEngaged(ControlroomError):
     """The environment's kill switch says halt: nothing changes."""
+
+
+class AutonomyHalted(ControlroomError):
+    """The environment's kill switch is on: nothing executes, the incident escalates as ``halted``."""

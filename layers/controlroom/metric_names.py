@@ -23,6 +23,23 @@ APPROVAL_TIMEOUTS = "ApprovalTimeouts"
 # Policy quarantined the plan: the diagnosis confidence was below the environment's threshold; counts.
 QUARANTINES = "Quarantines"
 
+# The kill switch (controlroom.autonomy): Policy decided "halted", or Execute stopped before an action
+# because the switch was on; counts. AutonomyHalted is a gauge (1 while on, 0 while off), emitted by
+# the CLI/monitor when the switch is read or flipped.
+AUTONOMY_HALTED_DECISIONS = "AutonomyHaltedDecisions"
+AUTONOMY_HALTED_ACTIONS = "AutonomyHaltedActions"
+AUTONOMY_HALTED = "AutonomyHalted"
+
+# The shadow/advice scorecard (`controlroom scorecard --publish`), per action kind (dimension action_kind):
+# rates in [0, 1], cost in USD, incidents counted, and 1/0 for whether the kind meets the promotion criteria.
+SCORECARD_DIMENSION = "action_kind"
+SCORECARD_INCIDENTS = "ScorecardIncidents"
+SCORECARD_AGREEMENT_RATE = "ScorecardAgreementRate"
+SCORECARD_OVERRIDE_RATE = "ScorecardOverrideRate"
+SCORECARD_FALSE_POSITIVE_RATE = "ScorecardFalsePositiveRate"
+SCORECARD_COST_PER_INCIDENT = "ScorecardCostPerIncidentUsd"
+SCORECARD_MEETS_CRITERIA = "ScorecardMeetsCriteria"
+
 # Approvals (RequestApproval, the approval callback).
 APPROVALS_REQUESTED = "ApprovalsRequested"
 APPROVALS_APPROVED = "ApprovalsApproved"

@@ -20,6 +20,12 @@ class Settings(BaseModel):
 
     ENVIRONMENT: str = Field("local", pattern=r"^[a-z][a-z0-9-]{1,20}$")
     AUTONOMY_MODE: AutonomyMode = AutonomyMode.SUPERVISED
+    AUTONOMY_PARAMETER: str = Field(
+        "", description="SSM parameter of the kill switch (halt/run and the mode); empty = none deployed."
+    )
+    AUTONOMY_CACHE_SECONDS: int = Field(
+        5, ge=0, le=300, description="Seconds a kill-switch reading is cached."
+    )
     CHECKPOINT_TABLE: str = "controlroom-checkpoint"
     AUDIT_TABLE: str = "controlroom-audit"
     AUDIT_KEY_ID: str = Field(

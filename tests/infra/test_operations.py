@@ -330,6 +330,7 @@ EXPECTED_ALARMS = {
     "approval-timeouts": ("Controlroom", "ApprovalTimeouts", "Sum", TIMEOUT_THRESHOLD),
     "agent-errors": ("Controlroom", "AgentErrors", "Sum", 1),
     "duplicates-without-execution": ("Controlroom", "DuplicatesWithoutExecution", "Sum", 1),
+    "autonomy-halted": ("Controlroom", "AutonomyHalted", "Maximum", 1),
 }
 
 
@@ -425,3 +426,8 @@ def test_bad_arguments_are_refused(threshold: int, queues: dict[str, Any], messa
             topic=None,  # type: ignore[arg-type]
             approval_timeout_alarm_threshold=threshold,
         )
+
+
+def test_the_kill_switch_alarm_fires_each_minute_it_is_on(synthesized):
+    alarm = alarms_by_name(synthesized.template)["controlroom-prod-ops-autonomy-halted"]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == ("AutonomyHalted", "Maximum", 60)

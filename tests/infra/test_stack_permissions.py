@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra_cdk.components.agents import function_name
@@ -99,7 +100,9 @@ def test_reasoning_agents_hold_nothing_beyond_tables_logs_and_traces(local_json:
         statements = by_role[_role(agent)]
         services = {action.split(":")[0] for action in _allowed(statements)}
         # Then they reach the tables, their logs and traces, the data key and the async dead-letter queue
-        assert services == {"dynamodb", "logs", "xray", "kms", "sqs"}, agent
+        # (Policy also reads the kill switch and each target's tags: read-only, see the next test)
+        extra = {"ssm", "lambda", "ecs", "codedeploy"} if agent == "policy" else set()
+        assert services == {"dynamodb", "logs", "xray", "kms", "sqs", *extra}, agent
         # And the data key only to use it (no admin, no grants), the audit key only to MAC a chain head,
         # and the queue only to send a failed event to it
         kms_statements = [s for s in statements if any(a.startswith("kms:") for a in actions(s))]
@@ -110,6 +113,38 @@ def test_reasoning_agents_hold_nothing_beyond_tables_logs_and_traces(local_json:
         sqs_statements = [s for s in statements if any(a.startswith("sqs:") for a in actions(s))]
         assert {a for s in sqs_statements for a in actions(s)} == {"sqs:SendMessage"}, agent
         assert all(mentions(s, dlq) for s in sqs_statements), agent
+
+
+def test_policy_reads_the_kill_switch_and_target_tags_and_changes_nothing(local_json: dict[str, Any]) -> None:
+    statements = statements_by_role(local_json)[_role("policy")]
+    outside_tables = {
+        a for a in _allowed(statements) if a.split(":")[0] in {"ssm", "lambda", "ecs", "codedeploy"}
+    }
+    assert outside_tables == {
+        "ssm:GetParameter",
+        "lambda:ListTags",
+        "ecs:DescribeServices",
+        "ecs:ListTagsForResource",
+        "codedeploy:GetDeployment",
+        "codedeploy:ListTagsForResource",
+    }
+    (ssm,) = [s for s in statements if "ssm:GetParameter" in actions(s)]
+    assert "parameter/controlroom/local/autonomy" in json.dumps(ssm["Resource"])
+
+
+def test_only_policy_execute_and_the_monitor_read_the_kill_switch(local_json: dict[str, Any]) -> None:
+    readers = {
+        agent
+        for agent in AGENTS
+        if any("ssm:GetParameter" in actions(s) for s in statements_by_role(local_json)[_role(agent)])
+    }
+    assert readers == {"policy", "execute", "autonomy_monitor"}
+    variables = {
+        fn["Properties"]["FunctionName"]: fn["Properties"]["Environment"]["Variables"]
+        for fn in resources_of(local_json, "AWS::Lambda::Function").values()
+    }
+    with_switch = {name for name, env in variables.items() if "AUTONOMY_PARAMETER" in env}
+    assert with_switch == {_role(agent) for agent in ("policy", "execute", "autonomy_monitor")}
 
 
 def _key_description(template: dict[str, Any]) -> str:
@@ -183,7 +218,7 @@ def test_state_machine_invokes_exactly_the_orchestrated_agents_through_their_ali
     expected = {
         functions[_role(agent)]
         for agent in AGENTS
-        if agent != "approval_callback" and agent not in DEPLOY_AGENTS
+        if agent not in {"approval_callback", "autonomy_monitor"} and agent not in DEPLOY_AGENTS
     }
     assert invoked == expected
 

@@ -39,8 +39,9 @@ def test_one_stack_has_exactly_the_expected_resources(local: Any) -> None:
         # the data key and the audit chain's HMAC key
         "AWS::KMS::Key": 2,
         "AWS::CloudWatch::Dashboard": 1,
-        # alarms to Intake, executions that ended unclosed to Intake, deployment requests to deployments
-        "AWS::Events::Rule": 3,
+        # alarms to Intake, executions that ended unclosed to Intake, deployment requests to deployments,
+        # the kill-switch monitor's schedule and flip rules
+        "AWS::Events::Rule": 5,
         # the approval delivery sweep
         "AWS::Scheduler::Schedule": 1,
         # rejected events too large for the checkpoint table
@@ -219,3 +220,23 @@ def test_synth_fails_naming_every_missing_handler(tmp_path: Path, functions_dir:
         build_app({"env": "local"}, outdir=str(tmp_path / "out"), functions_dir=partial)
     assert "functions/request_approval/handler.py" in str(missing.value)
     assert "functions/verify/handler.py" in str(missing.value)
+
+
+def test_the_kill_switch_parameter_and_its_monitor(local: Any) -> None:
+    _, template = local
+    template_json = template.to_json()
+    (parameter,) = [
+        r["Properties"] for r in template_json["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"
+    ]
+    # The template's value never changes, so no deploy overwrites a halt flipped at run time
+    assert (parameter["Name"], parameter["Value"]) == ("/controlroom/local/autonomy", '{"state": "run"}')
+    rules = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in template_json["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
+    }
+    # The monitor runs every minute (the ops alarm's gauge) and on each flip CloudTrail reports
+    assert rules["controlroom-local-autonomy-monitor"]["ScheduleExpression"] == "rate(1 minute)"
+    pattern = rules["controlroom-local-autonomy-flips"]["EventPattern"]
+    assert pattern["detail"]["requestParameters"] == {"name": ["/controlroom/local/autonomy"]}
+    assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]

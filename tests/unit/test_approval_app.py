@@ -247,3 +247,22 @@ def test_no_token_or_signature_in_logs(site, capsys, caplog):
     output = capsys.readouterr()
     logs = output.out + output.err + caplog.text
     assert TASK_TOKEN not in logs and fields["sig"] not in logs
+
+
+def test_the_optional_human_action_answer_is_audited(site):
+    # Given alice's page offers the optional "what did you do?" answer
+    assert 'id="human-action"' in site.get("alice@example.com")["body"]
+    fields = site.form_of("alice@example.com")
+    # When she rejects and says she did something else herself
+    response = site.post({**fields, "verdict": "reject", "human_action": "did_other"})
+    # Then the answer is in the incident's audit chain, by her, for the scorecard
+    assert response["statusCode"] == 200
+    incident_id = stores().checkpoint.get_approval(site.approval_id).incident_id
+    answers = [r for r in stores().audit.records(incident_id) if r.kind == "human_action"]
+    assert [(r.actor, r.payload["answer"]) for r in answers] == [("alice@example.com", "did_other")]
+
+
+def test_an_unknown_human_action_is_400_and_decides_nothing(site):
+    fields = site.form_of("alice@example.com")
+    response = site.post({**fields, "verdict": "approve", "human_action": "yolo"})
+    assert response["statusCode"] == 400 and site.status() is ApprovalStatus.PENDING

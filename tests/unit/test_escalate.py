@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from controlroom.agents.escalate import ESCALATE
 from controlroom.contracts import ApprovalRecord, ApprovalStatus, IncidentStatus, utcnow
-from controlroom.policy import decide_plan, default_engine
+from controlroom.policy import TargetFacts, decide_plan, default_engine
 from controlroom.runtime import run_agent, stores
 from controlroom.settings import load_settings
 from tests.unit.test_policy_flow_state import (
@@ -51,7 +51,7 @@ def test_policy_deny_escalates_with_everything_the_on_call_needs(opened, lambda_
     )
     decision = decide_plan(
         the_plan,
-        tags={},
+        targets={a.action_id: TargetFacts(in_scope=True, tags_read=True) for a in the_plan.actions},
         confidence=0.9,
         engine=default_engine(),
         settings=load_settings({"AUTONOMY_MODE": "supervised", "ENVIRONMENT": "test"}),

@@ -7,12 +7,21 @@ from pathlib import Path
 import pytest
 
 from controlroom.errors import ConfigurationError
-from controlroom.policy import decide_plan, default_engine, load_engine
+from controlroom.policy import TargetFacts, decide_plan, default_engine, load_engine
 from controlroom.policy.engine import POLICY_DIR
 from controlroom.settings import load_settings
 from tests.unit.test_policy_flow_state import action, plan
 
 PROTECTED = {"controlroom:protected": "true"}
+
+
+def bound(the_plan, tags=None):
+    """Every action's target bound to the incident, with ``tags`` as its own tags (read)."""
+    return {
+        a.action_id: TargetFacts(in_scope=True, tags=tags or {}, tags_read=True) for a in the_plan.actions
+    }
+
+
 NOT_ALLOWLISTED = {"document_name": "Custom-WipeDatabase"}
 
 # (mode, environment, action type, action overrides, tags, confidence) -> (outcome, effect, deciding policy id)
@@ -165,7 +174,7 @@ def test_decision_table(
     # When the policy decides it
     decision = decide_plan(
         the_plan,
-        tags=tags,
+        targets=bound(the_plan, tags),
         confidence=confidence,
         settings=_settings(mode, environment),
         engine=default_engine(),
@@ -185,7 +194,11 @@ def test_risk_comes_from_the_catalog_not_the_plan():
     the_plan = plan(action("rollback_ecs_service", rationale="Zero risk, run it now."))
     # When decided in supervised mode
     decision = decide_plan(
-        the_plan, tags={}, confidence=0.9, settings=_settings("supervised", "test"), engine=default_engine()
+        the_plan,
+        targets=bound(the_plan),
+        confidence=0.9,
+        settings=_settings("supervised", "test"),
+        engine=default_engine(),
     )
     # Then the catalog's high risk applies and a human must approve
     assert decision.decisions[0].risk == "high"
@@ -197,7 +210,11 @@ def test_one_denied_action_denies_the_plan_and_every_action_is_listed():
     the_plan = plan(action("notify_only", "act-1"), action("run_ssm_automation", "act-2", **NOT_ALLOWLISTED))
     # When decided in supervised mode
     decision = decide_plan(
-        the_plan, tags={}, confidence=0.9, settings=_settings("supervised", "test"), engine=default_engine()
+        the_plan,
+        targets=bound(the_plan),
+        confidence=0.9,
+        settings=_settings("supervised", "test"),
+        engine=default_engine(),
     )
     # Then the plan is denied, the reason names the denied action and its policy
     assert decision.outcome == "deny"
@@ -208,7 +225,11 @@ def test_one_denied_action_denies_the_plan_and_every_action_is_listed():
 def test_mixed_allow_and_approval_needs_approval():
     the_plan = plan(action("notify_only", "act-1"), action("rollback_lambda_alias", "act-2"))
     decision = decide_plan(
-        the_plan, tags={}, confidence=0.9, settings=_settings("supervised", "test"), engine=default_engine()
+        the_plan,
+        targets=bound(the_plan),
+        confidence=0.9,
+        settings=_settings("supervised", "test"),
+        engine=default_engine(),
     )
     assert decision.outcome == "approval"
     assert [d.effect for d in decision.decisions] == ["allow", "needs_approval"]
@@ -221,9 +242,10 @@ def test_prod_high_risk_is_never_auto_even_if_a_policy_permits_it(environment, e
         extra_sources={"careless.cedar": '@id("permit-everything")\npermit (principal, action, resource);'}
     )
     # When a high-risk ECS rollback is decided in supervised mode
+    the_plan = plan(action("rollback_ecs_service"))
     decision = decide_plan(
-        plan(action("rollback_ecs_service")),
-        tags={},
+        the_plan,
+        targets=bound(the_plan),
         confidence=0.9,
         settings=_settings("supervised", environment),
         engine=engine,
@@ -238,9 +260,10 @@ def test_forbids_beat_a_permit_everything_policy():
     engine = load_engine(
         extra_sources={"careless.cedar": '@id("permit-everything")\npermit (principal, action, resource);'}
     )
+    the_plan = plan(action("rollback_lambda_alias"))
     decision = decide_plan(
-        plan(action("rollback_lambda_alias")),
-        tags=PROTECTED,
+        the_plan,
+        targets=bound(the_plan, PROTECTED),
         confidence=0.9,
         settings=_settings("supervised", "test"),
         engine=engine,

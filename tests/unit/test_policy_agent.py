@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 from controlroom.runtime import stores
-from tests.unit.test_policy_flow_state import INCIDENT_ID, action, diagnosis, evidence, intake, plan, state
+from tests.unit.test_policy_flow_state import (
+    INCIDENT_ID,
+    action,
+    create_function,
+    diagnosis,
+    evidence,
+    intake,
+    plan,
+    state,
+)
 
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "policy" / "handler.py"
 
@@ -24,6 +33,7 @@ def _handler():
 def test_handler_decides_and_records(aws, lambda_context, monkeypatch):
     # Given a gated environment and a plan to roll back a Lambda alias
     monkeypatch.setenv("AUTONOMY_MODE", "gated")
+    create_function(aws, "checkout", {"team": "payments"})
     the_plan = plan(action("rollback_lambda_alias"))
     event = state(
         intake=intake(),

@@ -134,3 +134,24 @@ def topic_with_inbox(aws: Any) -> tuple[str, Any]:
         return [json.loads(message["Body"]) for message in messages]
 
     return topic_arn, inbox
+
+
+def create_function(aws: Any, name: str, tags: dict[str, str] | None = None) -> str:
+    """A Lambda function in moto (for tag reads), tagged ``tags``; returns its ARN."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return event\n")
+    iam = aws.client("iam")
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    response = aws.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Tags=tags or {},
+    )
+    return str(response["FunctionArn"])

@@ -30,6 +30,7 @@ REASON_TEXT = {
     "approval_timeout": "nobody decided on the approval in time",
     "handoff_limit": "the flow handed work around too often (loop guard)",
     "shadow_mode": "shadow mode: the plan ran as a dry run only",
+    "halted": "the environment's kill switch is on: nothing was executed",
 }
 
 

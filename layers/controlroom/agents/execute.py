@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from controlroom.agents.execute_intent import record_intent
+from controlroom.autonomy.guard import before_action
 from controlroom.contracts import ActionResult, ExecutionReport, IncidentStatus, utcnow
 from controlroom.contracts.flow import ExecuteInput
 from controlroom.errors import ActionFailed, ActionNotAllowed
@@ -85,7 +86,9 @@ def execute(request: ExecuteInput, ctx: AgentContext) -> ExecutionReport:
     Raises
     ------
     ActionNotAllowed
-        A safety check failed; nothing ran.
+        A safety check failed (or the action's target is protected); nothing ran.
+    AutonomyHalted
+        The kill switch is on: the action was not started.
     ActionFailed
         An adapter failed or refused; earlier results are recorded in the audit chain.
     """
@@ -117,6 +120,8 @@ def _run(action: Any, request: ExecuteInput, ctx: AgentContext, dry_run: bool) -
         idempotency_token=client_token(key),
         incident_id=request.incident.incident_id,
     )
+    with ctx.tool("autonomy.before_action"):
+        before_action(action, request.incident, ctx.settings, dry_run=dry_run)
     if not dry_run:
         # Before anything changes: if this record cannot be written, IntentNotRecorded stops the run.
         record_intent(ctx, request, action, client_token(key))

@@ -16,6 +16,7 @@ from controlroom.approval.delivery import redeliver, sweep
 from controlroom.approval.pages import SECURITY_HEADERS, decision_page, message_page
 from controlroom.approval.secret import signing_key
 from controlroom.approval.signing import APPROVAL_ID_PATTERN, verify
+from controlroom.autonomy.answers import ANSWERS, record_answer
 from controlroom.aws import client
 from controlroom.contracts import ApprovalStatus, isoformat, utcnow
 from controlroom.errors import (
@@ -196,8 +197,11 @@ def submit_decision(approval_id: str) -> Response:
         approver = claims.approver
         verdict = fields.get("verdict", "")
         comment = fields.get("comment", "")
+        human_action = fields.get("human_action", "")
         if verdict not in ("approve", "reject") or len(comment) > _MAX_COMMENT:
             raise BadRequest("verdict must be approve or reject, comment at most 1000 characters")
+        if human_action and human_action not in ANSWERS:
+            raise BadRequest(f"human_action must be one of {', '.join(ANSWERS)}")
         current = stores()
         outcome = decide(
             current.checkpoint,
@@ -209,6 +213,9 @@ def submit_decision(approval_id: str) -> Response:
             comment,
             fields.get("plan_digest", ""),
         )
+        if human_action:
+            incident_id = current.checkpoint.get_approval(approval_id).incident_id
+            record_answer(current.audit, incident_id, claims.approver, human_action, "approval_page")
     except (ControlroomError, ValueError) as exc:
         return _refusal(exc, approval_id, approver)
     metrics.add_metric(name="ApprovalVotes", unit=MetricUnit.Count, value=1)

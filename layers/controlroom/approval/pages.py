@@ -114,6 +114,7 @@ def decision_page(brief: ApprovalBrief, record: ApprovalRecord, approver: str, e
         f'<form method="post" action="{e(record.approval_id)}" id="decision-form">{hidden}'
         '<p><label for="comment">Comment (optional)</label><br>'
         '<textarea id="comment" name="comment" maxlength="1000"></textarea></p>'
+        f"{human_action_fieldset()}"
         '<p><button id="approve" type="submit" name="verdict" value="approve">Approve</button>'
         '<button id="reject" type="submit" name="verdict" value="reject">Reject</button></p></form>'
     )
@@ -123,6 +124,20 @@ def decision_page(brief: ApprovalBrief, record: ApprovalRecord, approver: str, e
         f"Review the plan, then approve or reject it. Nothing has been decided yet.{progress}",
         "warn",
         body,
+    )
+
+
+def human_action_fieldset() -> str:
+    """The optional #human-action answer (for the autonomy scorecard): what the approver did themselves."""
+    from controlroom.autonomy.answers import ANSWERS
+
+    options = "".join(
+        f'<label><input type="radio" name="human_action" value="{e(value)}"> {e(text)}</label><br>'
+        for value, text in ANSWERS.items()
+    )
+    return (
+        '<fieldset id="human-action"><legend>Optional: what did you do about it yourself?</legend>'
+        f"{options}</fieldset>"
     )
 
 

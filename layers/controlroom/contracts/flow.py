@@ -122,6 +122,7 @@ class EscalateInput(LenientInput):
         "approval_timeout",
         "handoff_limit",
         "shadow_mode",
+        "halted",
     ]
     intake: IntakeResult | None = None
     diagnosis: Diagnosis | None = None

@@ -18,7 +18,7 @@ class AutonomyMode(StrEnum):
 
 
 Effect = Literal["allow", "needs_approval", "deny"]
-Outcome = Literal["auto", "approval", "deny", "quarantine"]
+Outcome = Literal["auto", "approval", "deny", "quarantine", "halted"]
 
 
 class ActionDecision(Contract):

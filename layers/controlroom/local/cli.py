@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from controlroom.errors import ControlroomError
-from controlroom.local import render
+from controlroom.local import autonomy_cli, render, scorecard_cli
 from controlroom.local.client import EngineClient, EngineNotRunning
 from controlroom.local.world import load_event, restamp
 
@@ -258,6 +258,8 @@ def _parser() -> argparse.ArgumentParser:
     from controlroom.local.rca_eval import register_eval
 
     register_eval(sub)
+    autonomy_cli.register(sub)
+    scorecard_cli.register(sub)
     return parser
 
 

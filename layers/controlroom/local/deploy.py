@@ -225,11 +225,14 @@ def _resolver(resources: dict[str, Any], physical: dict[str, str], values: dict[
 
 
 def _reshape_for_moto(resource: dict[str, Any]) -> None:
-    """Two properties moto 5.2.5's CloudFormation hands to its API-shaped models unchanged."""
+    """Three properties moto 5.2.5's CloudFormation hands to its API-shaped models unchanged."""
     props = resource.get("Properties", {})
     if resource["Type"] == "AWS::KMS::Key" and "Tags" in props:
         # CloudFormation tags are {Key, Value}; moto's KMS tagger reads TagKey/TagValue.
         props["Tags"] = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in props["Tags"]]
+    if resource["Type"] == "AWS::SSM::Parameter" and isinstance(props.get("Tags"), dict):
+        # A parameter's CloudFormation tags are a map; moto's put_parameter wants [{Key, Value}].
+        props["Tags"] = [{"Key": key, "Value": value} for key, value in props["Tags"].items()]
     if resource["Type"] == "AWS::DynamoDB::Table" and "SSESpecification" in props:
         # CloudFormation says SSEEnabled; moto's table model reads the API's Enabled (and would drop the key).
         sse = props["SSESpecification"]

@@ -193,6 +193,10 @@ class LocalEngine:
             self.world.stop_simulator()
             self.world = None
         self.server.reset()
+        # A clean account has a fresh kill switch: no reading cached from the previous one may outlive it.
+        from controlroom.autonomy import clear_cache
+
+        clear_cache()
         return self._deploy(seed_world=seed_world, protected=protected, cause=cause)
 
     def _start_gateway(self) -> str:

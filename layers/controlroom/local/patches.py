@@ -181,6 +181,9 @@ def _patch_eventbridge_to_stepfunctions() -> None:
     original = Rule.send_to_targets
 
     def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        # A schedule rule has no pattern, which moto matches against every event; in AWS it gets none.
+        if getattr(self, "scheduled_expression", None) and not self.event_pattern.get_pattern():
+            return
         if not self.event_pattern.matches_event(original_event):
             return
         to_states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]

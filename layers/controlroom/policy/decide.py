@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from controlroom.contracts import (
@@ -18,8 +19,23 @@ from controlroom.policy.engine import ActionQuery, PolicyEngine
 from controlroom.settings import Settings
 
 
+@dataclass(frozen=True)
+class TargetFacts:
+    """What Policy found out about one action's target before asking Cedar."""
+
+    in_scope: bool
+    tags: Mapping[str, str] = field(default_factory=dict)
+    tags_read: bool = False
+
+
 def decide_plan(
-    plan: Plan, *, tags: Mapping[str, str], confidence: float, settings: Settings, engine: PolicyEngine
+    plan: Plan,
+    *,
+    targets: Mapping[str, TargetFacts],
+    confidence: float,
+    settings: Settings,
+    engine: PolicyEngine,
+    mode: AutonomyMode | None = None,
 ) -> PolicyDecision:
     """Decide every action of ``plan`` with Cedar, then the plan's overall outcome.
 
@@ -27,15 +43,17 @@ def decide_plan(
     ----------
     plan
         The typed plan; each action's risk is read from the catalog, never from the plan text.
-    tags
-        The incident resource's AWS tags (from Evidence). They are applied to every target of the
-        plan, so a protected resource protects everything a plan would do about it.
+    targets
+        Per action id: whether its target is bound to the incident, and the target's own tags. An
+        action without an entry is treated as out of scope with unread tags (refused).
     confidence
         The diagnosis' top confidence; below ``settings.CONFIDENCE_THRESHOLD`` the plan is quarantined.
     settings
-        Supplies the environment, the autonomy mode, the threshold and the SSM allow-list.
+        Supplies the environment, the deploy-time autonomy mode, the threshold and the SSM allow-list.
     engine
         The loaded Cedar policies.
+    mode
+        The autonomy mode read from the kill switch at run time; ``settings.AUTONOMY_MODE`` if None.
 
     Returns
     -------
@@ -43,9 +61,17 @@ def decide_plan(
         Outcome ``quarantine`` (low confidence, whatever the actions), else ``deny`` if any action
         is denied, else ``approval`` if any needs approval, else ``auto``.
     """
-    mode = settings.AUTONOMY_MODE
+    mode = mode or settings.AUTONOMY_MODE
+    unknown = TargetFacts(in_scope=False)
     decisions = [
-        _decide_action(action, tags=tags, confidence=confidence, settings=settings, engine=engine)
+        _decide_action(
+            action,
+            facts=targets.get(action.action_id, unknown),
+            mode=mode,
+            confidence=confidence,
+            settings=settings,
+            engine=engine,
+        )
         for action in plan.actions
     ]
     outcome, reason = _outcome(decisions, confidence, settings.CONFIDENCE_THRESHOLD)
@@ -61,21 +87,54 @@ def decide_plan(
     )
 
 
+def halted_decision(
+    plan: Plan, *, confidence: float, settings: Settings, mode: AutonomyMode, detail: str
+) -> PolicyDecision:
+    """The decision while the kill switch is on: nothing is asked of Cedar, nothing may run."""
+    return PolicyDecision(
+        outcome="halted",
+        environment=settings.ENVIRONMENT,
+        autonomy_mode=mode,
+        dry_run=mode is AutonomyMode.SHADOW,
+        plan_digest=str(plan.plan_digest),
+        confidence=confidence,
+        reason=f"the kill switch is on: {detail}",
+        decisions=[
+            ActionDecision(
+                action_id=a.action_id,
+                action_type=str(a.type),
+                risk=risk_of(a).value,
+                effect="deny",
+                reasons=["kill-switch-halted"],
+            )
+            for a in plan.actions
+        ],
+    )
+
+
 def _decide_action(
-    action: Any, *, tags: Mapping[str, str], confidence: float, settings: Settings, engine: PolicyEngine
+    action: Any,
+    *,
+    facts: TargetFacts,
+    mode: AutonomyMode,
+    confidence: float,
+    settings: Settings,
+    engine: PolicyEngine,
 ) -> ActionDecision:
     action_type = str(action.type)
     risk = risk_of(action)
     query = ActionQuery(
         environment=settings.ENVIRONMENT,
-        autonomy_mode=settings.AUTONOMY_MODE.value,
+        autonomy_mode=mode.value,
         action_type=action_type,
         risk=risk.value,
         target=str(action.target),
         confidence=confidence,
-        tags=tags,
+        tags=facts.tags,
         ssm_document=action.document_name if isinstance(action, RunSsmAutomation) else "",
         ssm_document_allowlist=settings.ssm_document_allowlist,
+        target_in_scope=facts.in_scope,
+        target_tags_read=facts.tags_read,
     )
     verdict = engine.decide(query)
     return ActionDecision(

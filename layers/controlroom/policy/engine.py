@@ -38,6 +38,9 @@ class ActionQuery:
     # Deployments only (action_type "deploy"): a change freeze is on, and whether break-glass was asked.
     in_freeze: bool | None = None
     break_glass: bool | None = None
+    # Both default to False so a caller that forgets them is refused, never waved through.
+    target_in_scope: bool = False
+    target_tags_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ def _request(query: ActionQuery, action: str) -> dict[str, Any]:
             "ssm_document_allowlist": sorted(query.ssm_document_allowlist),
             **({"in_freeze": query.in_freeze} if query.in_freeze is not None else {}),
             **({"break_glass": query.break_glass} if query.break_glass is not None else {}),
+            "target_in_scope": query.target_in_scope,
+            "target_tags_read": query.target_tags_read,
         },
     }
 
