@@ -70,7 +70,7 @@ def deploy_environment(config: EnvironmentConfig) -> dict[str, str]:
 
 
 # Only the agents that act (or decide to) read the kill switch, and its monitor; no other role may read it.
-READS_KILL_SWITCH = frozenset({"policy", "execute", "autonomy_monitor"})
+READS_KILL_SWITCH = frozenset({"policy", "execute", "autonomy_monitor", "traffic_shifter"})
 
 
 def agent_environment(env_name: str, config: EnvironmentConfig, res: Resources, agent: str) -> dict[str, str]:

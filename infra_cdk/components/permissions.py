@@ -263,6 +263,7 @@ def _traffic_shifter(res: Resources) -> list[iam.PolicyStatement]:
     own_functions = res.arn("lambda", f"function:{res.prefix}-*")
     tag_key, _, tag_value = res.deploy_opt_in_tag.partition("=")
     statements = [
+        *_read_switch(res),
         _allow(["lambda:GetAlias"], [res.arn("lambda", "function:*")]),
         iam.PolicyStatement(
             effect=iam.Effect.ALLOW,
@@ -278,7 +279,7 @@ def _traffic_shifter(res: Resources) -> list[iam.PolicyStatement]:
     ]
     if res.deploy_function_prefix:
         prefixed = res.arn("lambda", f"function:{res.deploy_function_prefix}*")
-        statements.insert(1, _allow(["lambda:UpdateAlias"], [prefixed]))
+        statements.append(_allow(["lambda:UpdateAlias"], [prefixed]))
     return statements
 
 

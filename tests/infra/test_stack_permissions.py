@@ -273,7 +273,13 @@ CALLS_MADE = {
         "dynamodb:Query",
     },
     "deploy_approval": {"ses:SendEmail", "secretsmanager:GetSecretValue"},
-    "traffic_shifter": {"lambda:GetAlias", "lambda:UpdateAlias", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "traffic_shifter": {
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "ssm:GetParameter",
+    },
     "slo_guard": {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},
     "deploy_close": {"states:StartExecution", "sns:Publish", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 }

@@ -15,7 +15,7 @@ from controlroom.deploy.close import DEPLOY_CLOSE
 from controlroom.deploy.policy import DEPLOY_POLICY
 from controlroom.deploy.preflight import PREFLIGHT
 from controlroom.deploy.shifter import TRAFFIC_SHIFTER
-from controlroom.errors import DeploymentNotOptedIn
+from controlroom.errors import DeploymentNotOptedIn, KillSwitchEngaged
 from controlroom.runtime import run_agent
 from tests.conftest import FakeLambdaContext
 from tests.unit.test_approval_support import atomic_moto_writes
@@ -121,3 +121,26 @@ def test_the_shifter_refuses_a_function_that_is_not_opted_in(workload, monkeypat
     with pytest.raises(DeploymentNotOptedIn):
         run_agent(TRAFFIC_SHIFTER, request, FakeLambdaContext())
     assert workload.get_alias(FunctionName=FUNCTION, Name=ALIAS)["FunctionVersion"] == "1"
+
+
+def test_a_halted_kill_switch_stops_the_next_traffic_shift(workload, aws, monkeypatch):
+    # Given the environment's kill switch says halt
+    parameter = "/controlroom/test/autonomy"
+    aws.client("ssm").put_parameter(Name=parameter, Value="halt", Type="String")
+    monkeypatch.setenv("AUTONOMY_PARAMETER", parameter)
+    request = _shift_input(_preflight("halted"), "supervised", monkeypatch)
+    # When the shifter is asked to move traffic, it refuses before touching the alias
+    with pytest.raises(KillSwitchEngaged):
+        run_agent(TRAFFIC_SHIFTER, request, FakeLambdaContext())
+    alias = workload.get_alias(FunctionName=FUNCTION, Name=ALIAS)
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get(
+        "AdditionalVersionWeights"
+    )
+    # And once resumed, the same shift goes through (the switch is read uncached, right before acting)
+    aws.client("ssm").put_parameter(Name=parameter, Value="run", Type="String", Overwrite=True)
+    result = run_agent(TRAFFIC_SHIFTER, request, FakeLambdaContext())
+    assert result["dry_run"] is False
+    weights = workload.get_alias(FunctionName=FUNCTION, Name=ALIAS)["RoutingConfig"][
+        "AdditionalVersionWeights"
+    ]
+    assert weights == {"2": pytest.approx(0.1)}

@@ -20,12 +20,13 @@ _WEIGHT_TOLERANCE = 1e-6
 
 
 def _halted() -> bool:
-    """Whether the environment's kill switch says ``halt``.
+    """Whether the environment's kill switch says ``halt``, read uncached right before a traffic change.
 
-    Always False for now: the kill switch (an SSM parameter or AppConfig flag read with a short cache)
-    is wired by the autonomy change. It is asked right before every traffic change.
+    A missing or unreadable switch reads as halted (fail closed), as it does for Execute.
     """
-    return False
+    from controlroom.autonomy import is_halted
+
+    return is_halted()
 
 
 def _target(request: ShiftInput) -> tuple[str, dict[str, float], int, int, bool]:
