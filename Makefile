@@ -28,9 +28,11 @@ setup: $(STAMP) $(NODE_STAMP)
 demo: setup
 	$(BIN)/controlroom demo $(DEMO_ARGS)
 
-## Lint, types, schema drift, then every test (unit, integration, e2e on the real ASL, infra, cdk synth, browser).
+## Lint, types, schema drift, then every test (unit, integration, e2e on the real ASL, infra, cdk synth, browser),
+## one worker per core (pytest-xdist; every test gets its own ports, tables and temp dirs).
+PYTEST_WORKERS ?= auto
 test: setup lint typecheck schemas-check
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
