@@ -132,19 +132,21 @@ def test_policy_reads_the_kill_switch_and_target_tags_and_changes_nothing(local_
     assert "parameter/controlroom/local/autonomy" in json.dumps(ssm["Resource"])
 
 
-def test_only_policy_execute_and_the_monitor_read_the_kill_switch(local_json: dict[str, Any]) -> None:
+def test_only_the_agents_that_act_and_the_monitor_read_the_kill_switch(local_json: dict[str, Any]) -> None:
+    # Policy and Execute (incidents), the traffic shifter (deployments) and the monitor (its gauge).
+    acting = {"policy", "execute", "traffic_shifter", "autonomy_monitor"}
     readers = {
         agent
         for agent in AGENTS
         if any("ssm:GetParameter" in actions(s) for s in statements_by_role(local_json)[_role(agent)])
     }
-    assert readers == {"policy", "execute", "autonomy_monitor"}
+    assert readers == acting
     variables = {
         fn["Properties"]["FunctionName"]: fn["Properties"]["Environment"]["Variables"]
         for fn in resources_of(local_json, "AWS::Lambda::Function").values()
     }
     with_switch = {name for name, env in variables.items() if "AUTONOMY_PARAMETER" in env}
-    assert with_switch == {_role(agent) for agent in ("policy", "execute", "autonomy_monitor")}
+    assert with_switch == {_role(agent) for agent in acting}
 
 
 def _key_description(template: dict[str, Any]) -> str:
