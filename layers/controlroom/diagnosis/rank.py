@@ -11,12 +11,17 @@ the incident window; ``position``: 1 for the deepest anomalous node no anomalous
 paths; ``onset``: 0.5 when it went bad after the alarm did; ``view``: 0.7 for remote and client
 nodes; ``change``: the best change on it before its onset, split across an ambiguous change's
 nodes and fading with age (half weight on an explained node). Equal scores go by node_id.
+
+Blame then passes along explanations (``propagate``): the node at the end of a chain of
+explanations takes at least half the relevance of each node it explains, times the share of that
+node's shift it carries, and a Lambda's other layers explained by the function rank just below it.
+A descendant too noisy to stand out explains a node it tracks closely (``weak_explainer``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from controlroom.contracts.graph import (
@@ -29,9 +34,10 @@ from controlroom.contracts.graph import (
     Signal,
 )
 from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, profiles, refs_of
-from controlroom.diagnosis.assess import RELEVANT, NodeAssessment, assess, explainer_of
+from controlroom.diagnosis.assess import RELEVANT, NodeAssessment, assess, explainer_of, is_layer_of
 from controlroom.diagnosis.changes import ChangeCredit, credit
 from controlroom.diagnosis.explain import why_line
+from controlroom.diagnosis.propagate import follow_layers, inherited
 from controlroom.diagnosis.topology import Topology, reachable, topology
 
 # Graph position: an anomalous node explained by an anomalous callee is a symptom; one that the
@@ -112,10 +118,11 @@ def _judge(
     on_path: set[str],
     changes: Sequence[GraphChange],
     timing: tuple[datetime | None, timedelta, float],
+    placed: tuple[float, str | None, float],
 ) -> Judgement:
     alarm_onset, period, alarm_strength = timing
     assessment = assessments[node_id]
-    position, explained_by = _position(node_id, assessments, topo, on_path)
+    position, explained_by, relevance = placed
     onset = _onset_factor(assessment.best, alarm_onset, period)
     view = VIEW_FACTOR if topo.is_view(node_id) else 1.0
     node_onset = assessment.best.onset if assessment.best is not None else None
@@ -123,7 +130,7 @@ def _judge(
     # A change on a node whose anomaly a callee explains counts half: it may have sent that
     # callee more load, but it must not outrank the explanation on its own.
     weight = CHANGE_WEIGHT if explained_by is None else CHANGE_WEIGHT / 2
-    score = assessment.relevance * position * onset * view * (1.0 + weight * change.value)
+    score = relevance * position * onset * view * (1.0 + weight * change.value)
     if not assessment.has_data:
         # Metrics cannot speak for a node without data; a change right before the alarm on it
         # still makes it worth a look, below anything the metrics point at.
@@ -224,9 +231,31 @@ def rank_candidates(
     period = timedelta(seconds=_period(metrics))
     alarm_strength = assessments[graph.root].anomaly if alarm is not None else 0.0
     timing = (alarm.onset if alarm is not None and alarm.onset else alarm_at, period, alarm_strength)
-    judgements = {n: _judge(n, assessments, topo, on_path, changes, timing) for n in hops}
+    placed = {n: _position(n, assessments, topo, on_path) for n in hops}
+    explained_by = {n: explainer for n, (_, explainer) in placed.items()}
+    relevance = inherited(
+        {n: assessments[n].relevance for n in hops}, explained_by, lambda end, n: _share(assessments, end, n)
+    )
+    judgements = {
+        n: _judge(n, assessments, topo, on_path, changes, timing, (*placed[n], relevance[n])) for n in hops
+    }
+    followed = follow_layers(
+        {n: j.score for n, j in judgements.items()},
+        explained_by,
+        lambda layer, twin: is_layer_of(assessments[layer], assessments[twin], topo),
+    )
+    judgements = {n: replace(j, score=followed[n]) for n, j in judgements.items()}
     ordered = sorted(judgements, key=lambda n: (-judgements[n].score, n))[: max(0, limit)]
     return [_candidate(nodes[n], judgements[n], alarm, graph.root, assessments) for n in ordered]
+
+
+def _share(assessments: dict[str, NodeAssessment], end: str, node_id: str) -> float:
+    """The share of ``node_id``'s shift in its best metric that ``end`` carries in the same one."""
+    symptom = assessments[node_id].best
+    same = assessments[end].anomalies.get(symptom.metric) if symptom is not None else None
+    if symptom is None or same is None or symptom.delta <= 0.0:
+        return 0.0
+    return same.delta / symptom.delta
 
 
 def _period(metrics: GraphMetrics) -> int:
