@@ -100,12 +100,35 @@ def _onset_factor(best: MetricAnomaly | None, alarm_onset: datetime | None, peri
     return LATE_FACTOR if best.onset > alarm_onset + period else 1.0
 
 
+def _explainers(assessments: dict[str, NodeAssessment], topo: Topology) -> dict[str, str | None]:
+    return {
+        n: explainer_of(n, assessments, topo) if assessments[n].relevance >= RELEVANT else None
+        for n in assessments
+    }
+
+
+def _with_explainers(on_path: set[str], explained_by: dict[str, str | None]) -> set[str]:
+    """The anomalous paths, extended to what explains a node on them: the path to a cause often
+    runs through a node whose own data is too noisy to count as anomalous."""
+    extended = set(on_path)
+    frontier = sorted(on_path)
+    while frontier:
+        explainer = explained_by.get(frontier.pop())
+        if explainer is not None and explainer not in extended:
+            extended.add(explainer)
+            frontier.append(explainer)
+    return extended
+
+
 def _position(
-    node_id: str, assessments: dict[str, NodeAssessment], topo: Topology, on_path: set[str]
+    node_id: str,
+    assessments: dict[str, NodeAssessment],
+    explained_by: dict[str, str | None],
+    on_path: set[str],
 ) -> tuple[float, str | None]:
     if assessments[node_id].relevance < RELEVANT:
         return 1.0, None
-    explainer = explainer_of(node_id, assessments, topo)
+    explainer = explained_by[node_id]
     if explainer is not None:
         return EXPLAINED_FACTOR, explainer
     return (1.0 if node_id in on_path else OFF_PATH_FACTOR), None
@@ -231,8 +254,9 @@ def rank_candidates(
     period = timedelta(seconds=_period(metrics))
     alarm_strength = assessments[graph.root].anomaly if alarm is not None else 0.0
     timing = (alarm.onset if alarm is not None and alarm.onset else alarm_at, period, alarm_strength)
-    placed = {n: _position(n, assessments, topo, on_path) for n in hops}
-    explained_by = {n: explainer for n, (_, explainer) in placed.items()}
+    explained_by = _explainers(assessments, topo)
+    on_path = _with_explainers(on_path, explained_by)
+    placed = {n: _position(n, assessments, explained_by, on_path) for n in hops}
     relevance = inherited(
         {n: assessments[n].relevance for n in hops}, explained_by, lambda end, n: _share(assessments, end, n)
     )
