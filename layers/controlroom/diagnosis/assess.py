@@ -19,10 +19,13 @@ METRIC_WEIGHT: dict[str, float] = {"latency": 1.0, "errors": 1.0, "availability"
 RELEVANT = 0.15
 # A callee explains its caller when it moves with it this closely and carries this share of its
 # shift (same metric, same units: a 2 ms wobble downstream does not explain a 1 s delay upstream).
-# The share is small because a caller may call its callee several times per request (fan-out,
-# retries): its shift can be a multiple of the callee's at every hop.
+# A callee that tracks its caller closely (r >= WEAK_CORRELATION) needs a smaller share: a
+# caller may call it several times per request (fan-out, retries), so the caller's shift can be
+# a multiple of the callee's at every hop. A looser co-movement, as a callee's own unrelated
+# wobble gives, must carry a larger share.
 EXPLAIN_CORRELATION = 0.6
 EXPLAIN_SHARE = 0.1
+EXPLAIN_SHARE_LOOSE = 0.25
 # Across metrics (no common unit) the explainer must be this share as far out in sigmas.
 EXPLAIN_PEAK_SHARE = 0.25
 # Without the same metric on both sides, only a close co-movement explains.
@@ -89,13 +92,11 @@ def _explains(explainer: NodeAssessment, symptom: MetricAnomaly, *, by_magnitude
     if explainer.relevance < RELEVANT or _later(explainer.best, symptom):
         return False
     same = explainer.anomalies.get(symptom.metric)
-    if (
-        same is not None
-        and same.peak >= ONSET_Z
-        and (not by_magnitude or same.delta >= EXPLAIN_SHARE * symptom.delta)
-        and co_movement(same, symptom) >= EXPLAIN_CORRELATION
-    ):
-        return True
+    if same is not None and same.peak >= ONSET_Z:
+        correlation = co_movement(same, symptom)
+        share = EXPLAIN_SHARE if correlation >= WEAK_CORRELATION else EXPLAIN_SHARE_LOOSE
+        if correlation >= EXPLAIN_CORRELATION and (not by_magnitude or same.delta >= share * symptom.delta):
+            return True
     if symptom.metric == "requests":
         return False
     # Traffic explains traffic only: a callee's request surge is its caller's doing, not its cause.

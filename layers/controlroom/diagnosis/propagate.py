@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 
 # The node at the end of a chain of explanations scores at least this share of the relevance of
 # every node it explains (more than the explained node keeps, so it ranks above them), times the
-# share of that node's shift it carries in the same metric: the shift it accounts for is evidence
+# share of that node's shift it carries in the same metric and r squared of the two (``share``
+# in ``inherited``): the shift it accounts for is evidence
 # for it even when its own series barely stands out against its noise, but a callee that echoes
 # a third of its caller's delay has not shown it caused the rest.
 INHERIT = 0.5
@@ -38,7 +39,7 @@ def inherited(
 ) -> dict[str, float]:
     """Each node's relevance, raised to ``INHERIT`` times that of any node whose chain ends at it.
 
-    ``share(end, node)`` is the share of ``node``'s shift that ``end`` carries (0 to 1).
+    ``share(end, node)`` is how much of ``node``'s anomaly ``end`` accounts for (0 to 1).
     """
     result = dict(relevance)
     for node_id in sorted(relevance):

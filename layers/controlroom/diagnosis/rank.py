@@ -33,7 +33,7 @@ from controlroom.contracts.graph import (
     ServiceGraph,
     Signal,
 )
-from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, profiles, refs_of
+from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, co_movement, profiles, refs_of
 from controlroom.diagnosis.assess import RELEVANT, NodeAssessment, assess, explainer_of, is_layer_of
 from controlroom.diagnosis.changes import ChangeCredit, credit
 from controlroom.diagnosis.explain import why_line
@@ -274,12 +274,14 @@ def rank_candidates(
 
 
 def _share(assessments: dict[str, NodeAssessment], end: str, node_id: str) -> float:
-    """The share of ``node_id``'s shift in its best metric that ``end`` carries in the same one."""
+    """How much of ``node_id``'s anomaly ``end`` accounts for: the share of its shift that ``end``
+    carries in the same metric, times r squared of the two (a loose co-movement passes on little)."""
     symptom = assessments[node_id].best
     same = assessments[end].anomalies.get(symptom.metric) if symptom is not None else None
     if symptom is None or same is None or symptom.delta <= 0.0:
         return 0.0
-    return same.delta / symptom.delta
+    correlation = max(0.0, co_movement(same, symptom))
+    return min(1.0, same.delta / symptom.delta) * correlation**2
 
 
 def _period(metrics: GraphMetrics) -> int:
