@@ -14,8 +14,9 @@ nodes and fading with age (half weight on an explained node). Equal scores go by
 
 Blame then passes along explanations (``propagate``): the node at the end of a chain of
 explanations takes at least half the relevance of each node it explains, times the share of that
-node's shift it carries, and a Lambda's other layers explained by the function rank just below it.
-A descendant too noisy to stand out explains a node it tracks closely (``weak_explainer``).
+node's shift it carries and their r squared; what explains a node on an anomalous path is on it
+too; a Lambda's other layers explained by the function rank just below it. A descendant too
+noisy to stand out explains a node it tracks closely (``weak_explainer``).
 """
 
 from __future__ import annotations
