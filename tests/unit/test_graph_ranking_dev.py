@@ -67,12 +67,14 @@ def _renamed(
     graph, metrics, changes = incident_graph(incident), incident_metrics(incident), incident_changes(incident)
     rng = random.Random(seed)
     names = {node.node_id: f"n{rng.randrange(10**9):09d}" for node in graph.nodes}
+    # Nodes that share a name (one Lambda's service, function and code layers) keep sharing one:
+    # the ranking reads that structure, never what the name says.
+    shown = {node.name: f"s{rng.randrange(10**9):09d}" for node in graph.nodes}
     graph = graph.model_copy(
         update={
             "root": names[graph.root],
             "nodes": [
-                n.model_copy(update={"node_id": names[n.node_id], "name": names[n.node_id]})
-                for n in graph.nodes
+                n.model_copy(update={"node_id": names[n.node_id], "name": shown[n.name]}) for n in graph.nodes
             ],
             "edges": [
                 e.model_copy(update={"caller": names[e.caller], "callee": names[e.callee]})

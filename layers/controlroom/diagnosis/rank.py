@@ -11,12 +11,18 @@ the incident window; ``position``: 1 for the deepest anomalous node no anomalous
 paths; ``onset``: 0.5 when it went bad after the alarm did; ``view``: 0.7 for remote and client
 nodes; ``change``: the best change on it before its onset, split across an ambiguous change's
 nodes and fading with age (half weight on an explained node). Equal scores go by node_id.
+
+Blame then passes along explanations (``propagate``): the node at the end of a chain of
+explanations takes at least half the relevance of each node it explains, times the share of that
+node's shift it carries and their r squared; what explains a node on an anomalous path is on it
+too; a Lambda's other layers explained by the function rank just below it. A descendant too
+noisy to stand out explains a node it tracks closely (``weak_explainer``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from controlroom.contracts.graph import (
@@ -28,10 +34,11 @@ from controlroom.contracts.graph import (
     ServiceGraph,
     Signal,
 )
-from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, profiles, refs_of
-from controlroom.diagnosis.assess import RELEVANT, NodeAssessment, assess, explainer_of
+from controlroom.diagnosis.anomaly import ONSET_Z, MetricAnomaly, co_movement, profiles, refs_of
+from controlroom.diagnosis.assess import RELEVANT, NodeAssessment, assess, explainer_of, is_layer_of
 from controlroom.diagnosis.changes import ChangeCredit, credit
 from controlroom.diagnosis.explain import why_line
+from controlroom.diagnosis.propagate import follow_layers, inherited
 from controlroom.diagnosis.topology import Topology, reachable, topology
 
 # Graph position: an anomalous node explained by an anomalous callee is a symptom; one that the
@@ -94,12 +101,35 @@ def _onset_factor(best: MetricAnomaly | None, alarm_onset: datetime | None, peri
     return LATE_FACTOR if best.onset > alarm_onset + period else 1.0
 
 
+def _explainers(assessments: dict[str, NodeAssessment], topo: Topology) -> dict[str, str | None]:
+    return {
+        n: explainer_of(n, assessments, topo) if assessments[n].relevance >= RELEVANT else None
+        for n in assessments
+    }
+
+
+def _with_explainers(on_path: set[str], explained_by: dict[str, str | None]) -> set[str]:
+    """The anomalous paths, extended to what explains a node on them: the path to a cause often
+    runs through a node whose own data is too noisy to count as anomalous."""
+    extended = set(on_path)
+    frontier = sorted(on_path)
+    while frontier:
+        explainer = explained_by.get(frontier.pop())
+        if explainer is not None and explainer not in extended:
+            extended.add(explainer)
+            frontier.append(explainer)
+    return extended
+
+
 def _position(
-    node_id: str, assessments: dict[str, NodeAssessment], topo: Topology, on_path: set[str]
+    node_id: str,
+    assessments: dict[str, NodeAssessment],
+    explained_by: dict[str, str | None],
+    on_path: set[str],
 ) -> tuple[float, str | None]:
     if assessments[node_id].relevance < RELEVANT:
         return 1.0, None
-    explainer = explainer_of(node_id, assessments, topo)
+    explainer = explained_by[node_id]
     if explainer is not None:
         return EXPLAINED_FACTOR, explainer
     return (1.0 if node_id in on_path else OFF_PATH_FACTOR), None
@@ -112,10 +142,11 @@ def _judge(
     on_path: set[str],
     changes: Sequence[GraphChange],
     timing: tuple[datetime | None, timedelta, float],
+    placed: tuple[float, str | None, float],
 ) -> Judgement:
     alarm_onset, period, alarm_strength = timing
     assessment = assessments[node_id]
-    position, explained_by = _position(node_id, assessments, topo, on_path)
+    position, explained_by, relevance = placed
     onset = _onset_factor(assessment.best, alarm_onset, period)
     view = VIEW_FACTOR if topo.is_view(node_id) else 1.0
     node_onset = assessment.best.onset if assessment.best is not None else None
@@ -123,7 +154,7 @@ def _judge(
     # A change on a node whose anomaly a callee explains counts half: it may have sent that
     # callee more load, but it must not outrank the explanation on its own.
     weight = CHANGE_WEIGHT if explained_by is None else CHANGE_WEIGHT / 2
-    score = assessment.relevance * position * onset * view * (1.0 + weight * change.value)
+    score = relevance * position * onset * view * (1.0 + weight * change.value)
     if not assessment.has_data:
         # Metrics cannot speak for a node without data; a change right before the alarm on it
         # still makes it worth a look, below anything the metrics point at.
@@ -224,9 +255,34 @@ def rank_candidates(
     period = timedelta(seconds=_period(metrics))
     alarm_strength = assessments[graph.root].anomaly if alarm is not None else 0.0
     timing = (alarm.onset if alarm is not None and alarm.onset else alarm_at, period, alarm_strength)
-    judgements = {n: _judge(n, assessments, topo, on_path, changes, timing) for n in hops}
+    explained_by = _explainers(assessments, topo)
+    on_path = _with_explainers(on_path, explained_by)
+    placed = {n: _position(n, assessments, explained_by, on_path) for n in hops}
+    relevance = inherited(
+        {n: assessments[n].relevance for n in hops}, explained_by, lambda end, n: _share(assessments, end, n)
+    )
+    judgements = {
+        n: _judge(n, assessments, topo, on_path, changes, timing, (*placed[n], relevance[n])) for n in hops
+    }
+    followed = follow_layers(
+        {n: j.score for n, j in judgements.items()},
+        explained_by,
+        lambda layer, twin: is_layer_of(assessments[layer], assessments[twin], topo),
+    )
+    judgements = {n: replace(j, score=followed[n]) for n, j in judgements.items()}
     ordered = sorted(judgements, key=lambda n: (-judgements[n].score, n))[: max(0, limit)]
     return [_candidate(nodes[n], judgements[n], alarm, graph.root, assessments) for n in ordered]
+
+
+def _share(assessments: dict[str, NodeAssessment], end: str, node_id: str) -> float:
+    """How much of ``node_id``'s anomaly ``end`` accounts for: the share of its shift that ``end``
+    carries in the same metric, times r squared of the two (a loose co-movement passes on little)."""
+    symptom = assessments[node_id].best
+    same = assessments[end].anomalies.get(symptom.metric) if symptom is not None else None
+    if symptom is None or same is None or symptom.delta <= 0.0:
+        return 0.0
+    correlation = max(0.0, co_movement(same, symptom))
+    return min(1.0, same.delta / symptom.delta) * correlation**2
 
 
 def _period(metrics: GraphMetrics) -> int:
