@@ -15,20 +15,14 @@ from typing import Any
 import boto3
 
 from controlroom.aws import reset_clients
+from controlroom.contracts.deployment import DEPLOYMENT_AGENTS
 from controlroom.local import executor
 from controlroom.local.deploy_cli import Deployments, request_event
 from controlroom.local.deploy_world import DEPLOY_ALIAS, DEPLOY_FUNCTION, HEALTHY_VERSION, REGRESSING_VERSION
 from controlroom.local.engine import LocalEngine, synth
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-DEPLOY_AGENTS = {
-    "deploy_preflight",
-    "deploy_policy",
-    "deploy_approval",
-    "traffic_shifter",
-    "slo_guard",
-    "deploy_close",
-}
+DEPLOY_AGENTS = frozenset(DEPLOYMENT_AGENTS)
 # DynamoDB calls by the agent that made them (the executor sets AGENT_NAME while a handler runs).
 dynamodb_calls: collections.Counter[tuple[str, str]] = collections.Counter()
 

@@ -19,21 +19,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from controlroom import asl
-from controlroom.contracts.deployment import DEPLOYMENT_REQUESTED, DEPLOYMENT_SOURCE
+from controlroom.contracts.deployment import DEPLOYMENT_AGENTS, DEPLOYMENT_REQUESTED, DEPLOYMENT_SOURCE
 from infra_cdk.components.keys import dead_letter_queue
 from infra_cdk.components.operations import PLATFORM_ALARM_PERIOD, ops_alarm_name
 from infra_cdk.components.orchestration import FLOW_REVISION, flow_revision, substitution_name
 from infra_cdk.config import ROOT, EnvironmentConfig
 
 ASL_PATH = ROOT / "stepfunctions" / "deployment.asl.json"
-ORCHESTRATED = (
-    "deploy_preflight",
-    "deploy_policy",
-    "deploy_approval",
-    "traffic_shifter",
-    "slo_guard",
-    "deploy_close",
-)
+ORCHESTRATED = DEPLOYMENT_AGENTS
 
 
 def deployment_event_pattern() -> dict[str, list[str]]:

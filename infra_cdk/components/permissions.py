@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 
+from controlroom.contracts.deployment import DEPLOYMENT_AGENTS
 from infra_cdk.components.keys import AUDIT_MAC_WRITE, KEY_USE_ACTIONS
 
 AGENTS = (
@@ -28,16 +29,9 @@ AGENTS = (
     # Not an agent of a flow: reads the kill switch every minute (gauge) and audits each flip.
     "autonomy_monitor",
     # The deployment flow (stepfunctions/deployment.asl.json).
-    "deploy_preflight",
-    "deploy_policy",
-    "deploy_approval",
-    "traffic_shifter",
-    "slo_guard",
-    "deploy_close",
+    *DEPLOYMENT_AGENTS,
 )
-DEPLOY_AGENTS = frozenset(
-    {"deploy_preflight", "deploy_policy", "deploy_approval", "traffic_shifter", "slo_guard", "deploy_close"}
-)
+DEPLOY_AGENTS = frozenset(DEPLOYMENT_AGENTS)
 
 # Every agent reads incidents and appends its decision record (run_agent: audit put + checkpoint put_step).
 CHECKPOINT_READS = ("dynamodb:GetItem", "dynamodb:Query")

@@ -13,6 +13,16 @@ from controlroom.contracts.policy import AutonomyMode
 
 DEPLOYMENT_REQUESTED = "controlroom.deployment.requested"
 DEPLOYMENT_SOURCE = "controlroom"
+# The deployment flow's agents (stepfunctions/deployment.asl.json), in the order it invokes them: the CDK app,
+# its permissions table and the benchmarks all read this one list.
+DEPLOYMENT_AGENTS = (
+    "deploy_preflight",
+    "deploy_policy",
+    "deploy_approval",
+    "traffic_shifter",
+    "slo_guard",
+    "deploy_close",
+)
 _SHA256_B64 = r"^[A-Za-z0-9+/]{43}=$"
 
 
