@@ -13,7 +13,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -22,7 +21,7 @@ from controlroom import asl
 from controlroom.contracts.deployment import DEPLOYMENT_AGENTS, DEPLOYMENT_REQUESTED, DEPLOYMENT_SOURCE
 from infra_cdk.components.keys import dead_letter_queue
 from infra_cdk.components.operations import PLATFORM_ALARM_PERIOD, ops_alarm_name
-from infra_cdk.components.orchestration import FLOW_REVISION, flow_revision, substitution_name
+from infra_cdk.components.orchestration import flow_revision, versioned_flow
 from infra_cdk.config import ROOT, EnvironmentConfig
 
 ASL_PATH = ROOT / "stepfunctions" / "deployment.asl.json"
@@ -68,31 +67,26 @@ class DeploymentFlow(Construct):
         super().__init__(scope, construct_id)
         self._prefix = prefix
         self._config = config
-        self._key = key
         self._removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
         definition = asl.load(asl_path, numbers=config.asl_numbers())
         self.revision = flow_revision(definition)
         self._wire_agents(functions, roles, incident_alias_arn, approval, config)
-        self.state_machine = self._state_machine(aliases, definition)
-        self.version = sfn.CfnStateMachineVersion(
+        flow = versioned_flow(
             self,
-            "Version",
-            state_machine_arn=self.state_machine.state_machine_arn,
-            state_machine_revision_id=self.state_machine.state_machine_revision_id,
-            description=f"controlroom deployment {self.revision}",
+            machine_name=f"{prefix}-deployment",
+            role_name=f"{prefix}-deployment-state-machine",
+            agents=ORCHESTRATED,
+            aliases=aliases,
+            definition=definition,
+            revision=self.revision,
+            env_name=env_name,
+            description="controlroom deployment",
+            alias_purpose="the version deployment requests start",
+            config=config,
+            key=key,
+            removal=self._removal,
         )
-        self.version.apply_removal_policy(RemovalPolicy.RETAIN)
-        self.alias = sfn.CfnStateMachineAlias(
-            self,
-            "Alias",
-            name=env_name,
-            description=f"controlroom deployment, {env_name}: the version deployment requests start",
-            routing_configuration=[
-                sfn.CfnStateMachineAlias.RoutingConfigurationVersionProperty(
-                    state_machine_version_arn=self.version.attr_arn, weight=100
-                )
-            ],
-        )
+        self.state_machine, self.version, self.alias = flow.state_machine, flow.version, flow.alias
         self.dead_letter_queue = dead_letter_queue(
             self,
             "RequestDeadLetterQueue",
@@ -126,40 +120,6 @@ class DeploymentFlow(Construct):
         signing_key.grant_read(request)
         request.add_environment("APPROVAL_BASE_URL", approval.api.url)  # type: ignore[attr-defined]
         request.add_environment("APPROVAL_SENDER", config.approval_sender)
-
-    def _state_machine(self, aliases: dict[str, lambda_.Alias], definition: str) -> sfn.StateMachine:
-        role = iam.Role(
-            self,
-            "StateMachineRole",
-            role_name=f"{self._prefix}-deployment-state-machine",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[aliases[a].function_arn for a in ORCHESTRATED]
-            )
-        )
-        log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/{self._prefix}-deployment",
-            retention=logs.RetentionDays[self._config.log_retention_name],
-            encryption_key=self._key,
-            removal_policy=self._removal,
-        )
-        substitutions = {substitution_name(a): aliases[a].function_arn for a in ORCHESTRATED}
-        return sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=f"{self._prefix}-deployment",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(definition),
-            definition_substitutions={**substitutions, FLOW_REVISION: self.revision},
-            role=role,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            removal_policy=self._removal,
-        )
 
     def _request_rule(self) -> events.Rule:
         pattern = deployment_event_pattern()

@@ -4,6 +4,8 @@ tells Intake when an execution ended unclosed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,107 @@ def flow_revision(definition: str) -> str:
     return asl.revision(definition)
 
 
+@dataclass(frozen=True)
+class VersionedFlow:
+    """A flow's state machine, its published version and the environment alias that reaches it."""
+
+    state_machine: sfn.StateMachine
+    version: sfn.CfnStateMachineVersion
+    alias: sfn.CfnStateMachineAlias
+
+
+def versioned_flow(
+    scope: Construct,
+    *,
+    machine_name: str,
+    role_name: str,
+    agents: Sequence[str],
+    aliases: dict[str, lambda_.Alias],
+    definition: str,
+    revision: str,
+    env_name: str,
+    description: str,
+    alias_purpose: str,
+    config: EnvironmentConfig,
+    key: kms.IKey,
+    removal: RemovalPolicy,
+) -> VersionedFlow:
+    """Build a flow's role, execution log group, state machine, published version and alias in ``scope``.
+
+    Parameters
+    ----------
+    machine_name
+        The state machine's name (``controlroom-prod-incident-response``); its log group is named after it.
+    role_name
+        The name of the role the state machine runs as.
+    agents
+        The agents the definition invokes: each gets a substitution and ``lambda:InvokeFunction``.
+    definition, revision
+        The rendered ASL and its digest (substituted as ``FlowRevision``).
+    env_name
+        The alias name, like the agents' aliases.
+    description, alias_purpose
+        ``controlroom incident response``: the version reads "<description> <revision>", the alias
+        "<description>, <env_name>: <alias_purpose>".
+    """
+    role = iam.Role(
+        scope,
+        "StateMachineRole",
+        role_name=role_name,
+        assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+    )
+    # The aliases only: the flow cannot invoke $LATEST or an unpinned version.
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"], resources=[aliases[a].function_arn for a in agents]
+        )
+    )
+    log_group = logs.LogGroup(
+        scope,
+        "StateMachineLogs",
+        log_group_name=f"/aws/vendedlogs/states/{machine_name}",
+        retention=logs.RetentionDays[config.log_retention_name],
+        encryption_key=key,
+        removal_policy=removal,
+    )
+    substitutions = {substitution_name(a): aliases[a].function_arn for a in agents}
+    state_machine = sfn.StateMachine(
+        scope,
+        "StateMachine",
+        state_machine_name=machine_name,
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        definition_body=sfn.DefinitionBody.from_string(definition),
+        definition_substitutions={**substitutions, FLOW_REVISION: revision},
+        role=role,
+        tracing_enabled=True,
+        # Names and transitions only: state data carries evidence text that stays in the checkpoint.
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        removal_policy=removal,
+    )
+    version = sfn.CfnStateMachineVersion(
+        scope,
+        "Version",
+        state_machine_arn=state_machine.state_machine_arn,
+        # A new revision (a changed definition) publishes a new version; an unchanged one does not.
+        state_machine_revision_id=state_machine.state_machine_revision_id,
+        description=f"{description} {revision}",
+    )
+    # Keep superseded versions: executions still running on them finish on the code they started with.
+    version.apply_removal_policy(RemovalPolicy.RETAIN)
+    alias = sfn.CfnStateMachineAlias(
+        scope,
+        "Alias",
+        name=env_name,
+        description=f"{description}, {env_name}: {alias_purpose}",
+        routing_configuration=[
+            sfn.CfnStateMachineAlias.RoutingConfigurationVersionProperty(
+                state_machine_version_arn=version.attr_arn, weight=100
+            )
+        ],
+    )
+    return VersionedFlow(state_machine, version, alias)
+
+
 class IncidentResponse(Construct):
     """State machine (numbers rendered per environment, agent aliases as substitutions), its published
     version and environment alias, and the rule that starts the alias on alarms.
@@ -115,32 +218,25 @@ class IncidentResponse(Construct):
         super().__init__(scope, construct_id)
         self._prefix = prefix
         self._config = config
-        self._key = key
         self._removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
         definition = asl.load(asl_path, numbers=config.asl_numbers())
         self.revision = flow_revision(definition)
-        self.state_machine = self._state_machine(aliases, definition)
-        self.version = sfn.CfnStateMachineVersion(
+        flow = versioned_flow(
             self,
-            "Version",
-            state_machine_arn=self.state_machine.state_machine_arn,
-            # A new revision (a changed definition) publishes a new version; an unchanged one does not.
-            state_machine_revision_id=self.state_machine.state_machine_revision_id,
-            description=f"controlroom incident response {self.revision}",
+            machine_name=f"{prefix}-incident-response",
+            role_name=f"{prefix}-state-machine",
+            agents=ORCHESTRATED,
+            aliases=aliases,
+            definition=definition,
+            revision=self.revision,
+            env_name=env_name,
+            description="controlroom incident response",
+            alias_purpose="the version alarms start",
+            config=config,
+            key=key,
+            removal=self._removal,
         )
-        # Keep superseded versions: executions still running on them finish on the code they started with.
-        self.version.apply_removal_policy(RemovalPolicy.RETAIN)
-        self.alias = sfn.CfnStateMachineAlias(
-            self,
-            "Alias",
-            name=env_name,
-            description=f"controlroom incident response, {env_name}: the version alarms start",
-            routing_configuration=[
-                sfn.CfnStateMachineAlias.RoutingConfigurationVersionProperty(
-                    state_machine_version_arn=self.version.attr_arn, weight=100
-                )
-            ],
-        )
+        self.state_machine, self.version, self.alias = flow.state_machine, flow.version, flow.alias
         self.dead_letter_queue = dead_letter_queue(
             self,
             "AlarmDeadLetterQueue",
@@ -155,42 +251,6 @@ class IncidentResponse(Construct):
     def alias_arn(self) -> str:
         """The ARN Intake starts: ``arn:...:stateMachine:<name>:<env>``."""
         return self.alias.ref
-
-    def _state_machine(self, aliases: dict[str, lambda_.Alias], definition: str) -> sfn.StateMachine:
-        role = iam.Role(
-            self,
-            "StateMachineRole",
-            role_name=f"{self._prefix}-state-machine",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-        )
-        # The aliases only: the flow cannot invoke $LATEST or an unpinned version.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[aliases[a].function_arn for a in ORCHESTRATED]
-            )
-        )
-        log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/{self._prefix}-incident-response",
-            retention=logs.RetentionDays[self._config.log_retention_name],
-            encryption_key=self._key,
-            removal_policy=self._removal,
-        )
-        substitutions = {substitution_name(a): aliases[a].function_arn for a in ORCHESTRATED}
-        return sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=f"{self._prefix}-incident-response",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(definition),
-            definition_substitutions={**substitutions, FLOW_REVISION: self.revision},
-            role=role,
-            tracing_enabled=True,
-            # Names and transitions only: state data carries evidence text that stays in the checkpoint.
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            removal_policy=self._removal,
-        )
 
     def _intake_target(self, intake: lambda_.Alias) -> targets.LambdaFunction:
         # Asynchronous invocation with the rule's own retries and DLQ: an event Intake cannot take lands
