@@ -49,6 +49,69 @@ def _notify(
     return notified, failed
 
 
+def approval_signing_key(ctx: AgentContext) -> bytes:
+    """The key the approvers' links are signed with, once there is somewhere for the links to point.
+
+    Raises
+    ------
+    ConfigurationError
+        No callback URL configured: approvers would get no link.
+    """
+    if not ctx.settings.APPROVAL_BASE_URL:
+        raise ConfigurationError("APPROVAL_BASE_URL is not set: approvers would get no link")
+    with ctx.tool("secretsmanager:get_secret_value") as call:
+        key = signing_key(ctx.settings.APPROVAL_SIGNING_SECRET_ARN)
+        call.summary = "signing key loaded"
+    return key
+
+
+def pending_approval(
+    ctx: AgentContext, subject_id: str, plan_digest: str, required_approvals: int
+) -> ApprovalRecord:
+    """A new approval of ``plan_digest`` for the incident (or deployment) ``subject_id``, open for the TTL."""
+    settings = ctx.settings
+    now = utcnow().replace(microsecond=0)
+    return ApprovalRecord(
+        approval_id=new_approval_id(),
+        incident_id=subject_id,
+        plan_digest=plan_digest,
+        approvers=settings.approvers,
+        required_approvals=required_approvals,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.APPROVAL_TTL_SECONDS),
+    )
+
+
+def notify_and_audit(
+    ctx: AgentContext, brief: ApprovalBrief, key: bytes, record: ApprovalRecord
+) -> ApprovalRequested:
+    """Email every approver of a stored approval and audit who was reached.
+
+    Raises
+    ------
+    TransientDependencyError
+        There were approvers but no email could be sent (the state retries).
+    """
+    notified, failed = _notify(ctx, brief, key, record.approvers)
+    ctx.stores.audit.append(
+        record.incident_id,
+        "approval_requested",
+        f"agent:{ctx.agent}",
+        {
+            "approval_id": record.approval_id,
+            "plan_digest": record.plan_digest,
+            "approvers": record.approvers,
+            "required_approvals": record.required_approvals,
+            "expires_at": isoformat(record.expires_at),
+            "notified": notified,
+            "failed": failed,
+        },
+    )
+    if record.approvers and not notified:
+        raise TransientDependencyError(f"no approver of {record.approval_id} could be emailed")
+    return ApprovalRequested(approval_id=record.approval_id, expires_at=record.expires_at, notified=notified)
+
+
 def request_approval(request: RequestApprovalInput, ctx: AgentContext) -> ApprovalRequested:
     """Open the approval for the plan the policy sent to a human, and notify every approver.
 
@@ -61,26 +124,12 @@ def request_approval(request: RequestApprovalInput, ctx: AgentContext) -> Approv
     TransientDependencyError
         There were approvers but no email could be sent (the state retries).
     """
-    settings = ctx.settings
     plan_digest = str(request.plan.plan_digest)
     if plan_digest != request.policy.plan_digest:
         raise ApprovalPlanMismatch("the policy decision was made for a different plan")
-    if not settings.APPROVAL_BASE_URL:
-        raise ConfigurationError("APPROVAL_BASE_URL is not set: approvers would get no link")
-    with ctx.tool("secretsmanager:get_secret_value") as call:
-        key = signing_key(settings.APPROVAL_SIGNING_SECRET_ARN)
-        call.summary = "signing key loaded"
-    now = utcnow().replace(microsecond=0)
-    approval_id = new_approval_id()
-    record = ApprovalRecord(
-        approval_id=approval_id,
-        incident_id=request.incident.incident_id,
-        plan_digest=plan_digest,
-        approvers=settings.approvers,
-        required_approvals=settings.REQUIRED_APPROVALS,
-        created_at=now,
-        expires_at=now + timedelta(seconds=settings.APPROVAL_TTL_SECONDS),
-    )
+    key = approval_signing_key(ctx)
+    record = pending_approval(ctx, request.incident.incident_id, plan_digest, ctx.settings.REQUIRED_APPROVALS)
+    approval_id = record.approval_id
     brief = build_brief(request, approval_id, record.expires_at)
     with ctx.tool("dynamodb:put_approval") as call:
         ctx.stores.checkpoint.put_approval_brief(brief)
@@ -89,27 +138,11 @@ def request_approval(request: RequestApprovalInput, ctx: AgentContext) -> Approv
         call.summary = f"approval {approval_id} pending"
     if not record.approvers:
         logger.warning("no approvers configured: only the local CLI can decide", approval_id=approval_id)
-    notified, failed = _notify(ctx, brief, key, record.approvers)
-    ctx.stores.audit.append(
-        record.incident_id,
-        "approval_requested",
-        f"agent:{ctx.agent}",
-        {
-            "approval_id": approval_id,
-            "plan_digest": plan_digest,
-            "approvers": record.approvers,
-            "required_approvals": record.required_approvals,
-            "expires_at": isoformat(record.expires_at),
-            "notified": notified,
-            "failed": failed,
-        },
-    )
-    if record.approvers and not notified:
-        raise TransientDependencyError(f"no approver of {approval_id} could be emailed")
+    requested = notify_and_audit(ctx, brief, key, record)
     emit.count(APPROVALS_REQUESTED)
     emit.seconds_between(TIME_TO_APPROVAL_REQUEST, request.incident.alarm.fired_at, utcnow())
     emit.pending_approvals(ctx.stores.checkpoint.pending_approvals)
-    return ApprovalRequested(approval_id=approval_id, expires_at=record.expires_at, notified=notified)
+    return requested
 
 
 REQUEST_APPROVAL = AgentSpec(

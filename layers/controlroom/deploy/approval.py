@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from controlroom.agents.request_approval import _notify, new_approval_id
-from controlroom.approval.secret import signing_key
-from controlroom.contracts import ApprovalRecord, ApprovalRequested, isoformat, utcnow
+from controlroom.agents.request_approval import approval_signing_key, notify_and_audit, pending_approval
+from controlroom.contracts import ApprovalRequested
 from controlroom.contracts.approval import ApprovalBrief, BriefAction, DeploymentBrief
 from controlroom.contracts.deployment import DeployApprovalInput, PreflightResult
-from controlroom.errors import ApprovalPlanMismatch, ConfigurationError, TransientDependencyError
+from controlroom.errors import ApprovalPlanMismatch
 from controlroom.runtime import AgentContext, AgentSpec
 
 
@@ -109,48 +108,21 @@ def request_deploy_approval(request: DeployApprovalInput, ctx: AgentContext) -> 
     TransientDependencyError
         There were approvers but no email could be sent (the state retries).
     """
-    settings = ctx.settings
     if request.policy.plan_digest != request.preflight.plan_digest:
         raise ApprovalPlanMismatch("the policy decision was made for a different deployment plan")
-    if not settings.APPROVAL_BASE_URL:
-        raise ConfigurationError("APPROVAL_BASE_URL is not set: approvers would get no link")
-    with ctx.tool("secretsmanager:get_secret_value") as call:
-        key = signing_key(settings.APPROVAL_SIGNING_SECRET_ARN)
-        call.summary = "signing key loaded"
-    now = utcnow().replace(microsecond=0)
-    approval_id = new_approval_id()
-    record = ApprovalRecord(
-        approval_id=approval_id,
-        incident_id=request.deployment.deployment_id,
-        plan_digest=request.preflight.plan_digest,
-        approvers=settings.approvers,
-        required_approvals=request.policy.required_approvals,
-        created_at=now,
-        expires_at=now + timedelta(seconds=settings.APPROVAL_TTL_SECONDS),
+    key = approval_signing_key(ctx)
+    record = pending_approval(
+        ctx,
+        request.deployment.deployment_id,
+        request.preflight.plan_digest,
+        request.policy.required_approvals,
     )
-    brief = build_deployment_brief(request, approval_id, record.expires_at)
+    brief = build_deployment_brief(request, record.approval_id, record.expires_at)
     with ctx.tool("dynamodb:put_approval") as call:
         ctx.stores.checkpoint.put_approval_brief(brief)
         ctx.stores.checkpoint.put_approval(record, request.task_token)
-        call.summary = f"approval {approval_id} pending"
-    notified, failed = _notify(ctx, brief, key, record.approvers)
-    ctx.stores.audit.append(
-        record.incident_id,
-        "approval_requested",
-        f"agent:{ctx.agent}",
-        {
-            "approval_id": approval_id,
-            "plan_digest": record.plan_digest,
-            "approvers": record.approvers,
-            "required_approvals": record.required_approvals,
-            "expires_at": isoformat(record.expires_at),
-            "notified": notified,
-            "failed": failed,
-        },
-    )
-    if record.approvers and not notified:
-        raise TransientDependencyError(f"no approver of {approval_id} could be emailed")
-    return ApprovalRequested(approval_id=approval_id, expires_at=record.expires_at, notified=notified)
+        call.summary = f"approval {record.approval_id} pending"
+    return notify_and_audit(ctx, brief, key, record)
 
 
 DEPLOY_APPROVAL = AgentSpec(
