@@ -8,12 +8,12 @@ Invocations, Errors, Throttles and Duration samples with the dimensions Lambda u
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from controlroom.local.seeding import handler_zip, lambda_role
 from controlroom.local.server import local_client
 
 DEPLOY_FUNCTION = "orders-api"
@@ -45,16 +45,6 @@ PROFILES = {
 }
 
 
-def _code(body: str) -> bytes:
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", body)
-    return buffer.getvalue()
-
-
 @dataclass
 class DeployWorkload:
     """The orders-api function, its versions and alias, and its simulated traffic."""
@@ -66,39 +56,25 @@ class DeployWorkload:
     def seed(self) -> DeployWorkload:
         """Create orders-api with versions 1 (stable, on alias live), 2 (healthy) and 3 (regressing)."""
         iam, lam = local_client("iam", self.endpoint), local_client("lambda", self.endpoint)
-        role = iam.create_role(
-            RoleName=f"{DEPLOY_FUNCTION}-role",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
+        role = lambda_role(iam, DEPLOY_FUNCTION)
         lam.create_function(
             FunctionName=DEPLOY_FUNCTION,
             Runtime="python3.12",
             Role=role,
             Handler="app.handler",
-            Code={"ZipFile": _code("def handler(e, c):\n    return {'orders': []}\n")},
+            Code={"ZipFile": handler_zip("def handler(e, c):\n    return {'orders': []}\n")},
             Environment={"Variables": {"LOG_LEVEL": "INFO", "DB_URL": "postgres://orders"}},
             Publish=True,
             Tags=OPT_IN_TAGS,
         )
         lam.update_function_code(
             FunctionName=DEPLOY_FUNCTION,
-            ZipFile=_code("def handler(e, c):\n    return {'orders': [], 'v': 2}\n"),
+            ZipFile=handler_zip("def handler(e, c):\n    return {'orders': [], 'v': 2}\n"),
             Publish=True,
         )
         lam.update_function_code(
             FunctionName=DEPLOY_FUNCTION,
-            ZipFile=_code("def handler(e, c):\n    return e['order_id']\n"),
+            ZipFile=handler_zip("def handler(e, c):\n    return e['order_id']\n"),
             Publish=True,
         )
         lam.create_alias(FunctionName=DEPLOY_FUNCTION, Name=DEPLOY_ALIAS, FunctionVersion=STABLE_VERSION)

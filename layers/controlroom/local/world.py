@@ -10,10 +10,8 @@ alarms return to OK.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from controlroom.local import world_graph
 from controlroom.local.deploy_world import DeployWorkload
+from controlroom.local.seeding import handler_zip, lambda_role
 from controlroom.local.server import local_client
 
 DEMO_FUNCTION = "checkout-api"
@@ -31,13 +30,6 @@ _DIMENSIONS = [
     {"Name": "FunctionName", "Value": DEMO_FUNCTION},
     {"Name": "Resource", "Value": f"{DEMO_FUNCTION}:{DEMO_ALIAS}"},
 ]
-
-
-def _code(body: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", body)
-    return buffer.getvalue()
 
 
 @dataclass
@@ -54,37 +46,25 @@ class World:
         if self.cause not in world_graph.CAUSES:
             raise ValueError(f"unknown demo cause {self.cause!r}: one of {', '.join(world_graph.CAUSES)}")
         iam, lam = local_client("iam", self.endpoint), local_client("lambda", self.endpoint)
-        role = iam.create_role(
-            RoleName=f"{DEMO_FUNCTION}-role",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
+        role = lambda_role(iam, DEMO_FUNCTION)
         tags = {"team": "payments", **({"controlroom:protected": "true"} if self.protected else {})}
         lam.create_function(
             FunctionName=DEMO_FUNCTION,
             Runtime="python3.12",
             Role=role,
             Handler="app.handler",
-            Code={"ZipFile": _code("def handler(e, c):\n    return {'ok': True}\n")},
+            Code={"ZipFile": handler_zip("def handler(e, c):\n    return {'ok': True}\n")},
             Publish=True,
             Tags=tags,
         )
-        world_graph.seed_frontend(self.endpoint, role, _code("def handler(e, c):\n    return {'ok': True}\n"))
+        world_graph.seed_frontend(
+            self.endpoint, role, handler_zip("def handler(e, c):\n    return {'ok': True}\n")
+        )
         world_graph.seed_graph_metrics(self.endpoint, self.cause)
         if self.cause == "deploy":  # for table_load, checkout-api stays on its one good version
             lam.update_function_code(
                 FunctionName=DEMO_FUNCTION,
-                ZipFile=_code("def handler(e, c):\n    return e['currency']\n"),
+                ZipFile=handler_zip("def handler(e, c):\n    return e['currency']\n"),
                 Publish=True,
             )
             lam.create_alias(FunctionName=DEMO_FUNCTION, Name=DEMO_ALIAS, FunctionVersion=BAD_VERSION)
