@@ -77,3 +77,27 @@ def test_metric_math_alarm_compares_the_returned_expression():
     queries, compared, period = alarm_queries(alarm)
     assert compared == "e1" and period == 300
     assert [q["ReturnData"] for q in queries] == [True, False]
+
+
+class _NoCloudWatch:
+    def get_metric_data(self, **request):  # pragma: no cover - reached only by the bug under test
+        raise AssertionError(f"GetMetricData called with a window CloudWatch rejects: {request}")
+
+
+def test_a_window_shorter_than_a_second_is_not_sent_to_cloudwatch():
+    # Given a change right on a period boundary and a check less than a second after it
+    # (CloudWatch compares whole seconds and rejects StartTime == EndTime as a ValidationError)
+    from controlroom.agents.verify import _metric_evaluation
+
+    alarm = {
+        "Namespace": "AWS/Lambda",
+        "MetricName": "Errors",
+        "Dimensions": [{"Name": "FunctionName", "Value": "checkout-api"}],
+        "Statistic": "Sum",
+        "Period": 60,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 1.0,
+    }
+    evaluation = _metric_evaluation(_NoCloudWatch(), alarm, T0, T0 + timedelta(milliseconds=400))
+    # Then nothing is judged yet (Verify waits and checks again) instead of failing the step
+    assert (evaluation.datapoints, evaluation.breaching) == (0, 0)

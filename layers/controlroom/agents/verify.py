@@ -101,7 +101,8 @@ def _metric_evaluation(
 ) -> Evaluation:
     queries, compared, period = alarm_queries(alarm)
     start = _aligned_start(executed_at, period)
-    if start >= now:
+    # CloudWatch compares whole seconds: a window shorter than one is "StartTime equals EndTime".
+    if (now - start).total_seconds() < 1:
         return Evaluation(0, 0, "no full period has passed since the change")
     results: list[dict[str, Any]] = []
     request: dict[str, Any] = {
