@@ -10,7 +10,8 @@ from controlroom import autonomy
 from controlroom.contracts import IncidentStatus
 from controlroom.local import cli
 from controlroom.local.patches import EngineEndpoint
-from controlroom.local.world import BAD_VERSION, DEMO_ALIAS, DEMO_FUNCTION, GOOD_VERSION, _code
+from controlroom.local.seeding import handler_zip
+from controlroom.local.world import BAD_VERSION, DEMO_ALIAS, DEMO_FUNCTION, GOOD_VERSION
 
 from .conftest import alarm_event, finished, fire_one, history_states
 
@@ -146,11 +147,11 @@ def _second_function(client, name: str, tags: dict[str, str]) -> None:
         Runtime="python3.12",
         Role=role,
         Handler="app.handler",
-        Code={"ZipFile": _code(body)},
+        Code={"ZipFile": handler_zip(body)},
         Publish=True,
         Tags=tags,
     )
-    lam.update_function_code(FunctionName=name, ZipFile=_code(body + "# v2\n"), Publish=True)
+    lam.update_function_code(FunctionName=name, ZipFile=handler_zip(body + "# v2\n"), Publish=True)
     lam.create_alias(FunctionName=name, Name=DEMO_ALIAS, FunctionVersion="2")
 
 
