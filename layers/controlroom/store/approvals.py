@@ -10,14 +10,13 @@ from botocore.exceptions import ClientError
 
 from controlroom.contracts import ApprovalRecord, ApprovalStatus, ApprovalVote, isoformat, utcnow
 from controlroom.errors import ApprovalAlreadyDecided, ApprovalExpired, ApprovalNotFound
-from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE, is_conditional_failure
 from controlroom.store.versions import check_version
 
 PENDING_APPROVALS = "APPROVALS#PENDING"
 # Decided approvals whose decision has not reached the waiting execution yet (the outbox).
 UNDELIVERED_APPROVALS = "APPROVALS#UNDELIVERED"
 DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_NOT_WAITING = "pending", "sent", "not_waiting"
-_CONDITIONAL_FAILURES = {"ConditionalCheckFailedException", "TransactionCanceledException"}
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,6 @@ class VoteResult:
 def voter_key(approver: str) -> str:
     """How approvers are compared: case and surrounding blanks do not make a second voter."""
     return approver.strip().lower()
-
-
-def _conditional(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in _CONDITIONAL_FAILURES
 
 
 def _epoch(moment: datetime) -> int:
@@ -154,7 +149,7 @@ class DynamoApprovalItems:
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
-            if not _conditional(exc):
+            if not is_conditional_failure(exc):
                 raise
             raise self._refusal(approval_id, vote.approver) from exc
         if decisive:
@@ -190,7 +185,7 @@ class DynamoApprovalItems:
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
-            if not _conditional(exc):
+            if not is_conditional_failure(exc):
                 raise
             # Another caller decided first (the other approver of a race, or a reject): this vote counted.
             return VoteResult(self.get_approval(approval_id), settled_here=False)
@@ -220,7 +215,7 @@ class DynamoApprovalItems:
                 },
             )
         except ClientError as exc:
-            if not _conditional(exc):
+            if not is_conditional_failure(exc):
                 raise
 
     def pending_approvals(self) -> list[ApprovalRecord]:
@@ -265,7 +260,7 @@ class DynamoApprovalItems:
                 },
             )
         except ClientError as exc:
-            if _conditional(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True

@@ -26,7 +26,7 @@ from controlroom.redaction import redact_for_storage
 from controlroom.store import incident_lock
 from controlroom.store.approvals import DynamoApprovalItems, VoteResult
 from controlroom.store.incident_lock import DuplicateCount, OpenResult
-from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE, is_conditional_failure
 from controlroom.store.versions import check_version
 
 SCHEMA_VERSION = 1
@@ -116,13 +116,6 @@ def _checked(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in {
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    }
-
-
 class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
     """CheckpointStore on one DynamoDB table with pk/sk and a GSI (gsi1pk/gsi1sk) for pending approvals.
 
@@ -210,7 +203,7 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
                     ExpressionAttributeValues={":i": incident_id},
                 )
             except ClientError as exc:
-                if not _is_conditional_failure(exc):
+                if not is_conditional_failure(exc):
                     raise
 
     # steps -------------------------------------------------------------------------------------
@@ -329,7 +322,7 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
                 },
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 raise IncidentNotFound(f"no incident {incident_id}") from exc
             raise
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from controlroom.contracts import IncidentRef, IncidentStatus, isoformat, utcnow
-from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE, is_conditional_failure
 
 # The execution states a duplicate can find its incident in; anything else means nobody works it.
 STARTING, RUNNING = "STARTING", "RUNNING"
@@ -54,13 +54,6 @@ class DuplicateCount(BaseModel):
 
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
-
-
-def _conditional(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in {
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    }
 
 
 def lock_key(dedupe_key: str) -> dict[str, str]:
@@ -128,7 +121,7 @@ def open_incident(
     try:
         table.meta.client.transact_write_items(TransactItems=items)
     except ClientError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise
         held = table.get_item(Key=lock_key(incident.dedupe_key), ConsistentRead=True).get("Item")
         if held is None:
@@ -158,7 +151,7 @@ def mark_started(table: Any, incident: IncidentRef, *, lease_seconds: int) -> No
             },
         )
     except ClientError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise
         # The lock was taken over (its short start lease passed): the incident still runs, unlocked.
     _set_running(table, incident.incident_id)
@@ -174,7 +167,7 @@ def _set_running(table: Any, incident_id: str) -> None:
             ExpressionAttributeValues={":r": RUNNING, ":s": STARTING},
         )
     except ClientError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise
 
 
@@ -191,7 +184,7 @@ def count_duplicate(
             ReturnValues="ALL_NEW",
         )["Attributes"]
     except ClientError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise
         return DuplicateCount(incident_id=incident_id, duplicates=0, execution_running=False)
     state = str(item.get("execution_state", RUNNING))
@@ -224,7 +217,7 @@ def record_execution_end(table: Any, incident_id: str, execution_status: str) ->
             ExpressionAttributeValues={":e": execution_status},
         )
     except ClientError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise
 
 
@@ -237,7 +230,7 @@ def release_lock(table: Any, dedupe_key: str, incident_id: str) -> bool:
             ExpressionAttributeValues={":i": incident_id},
         )
     except ClientError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise
         return False
     return True

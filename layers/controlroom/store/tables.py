@@ -1,4 +1,4 @@
-"""Key schemas of the two tables, shared by the CDK app and by tests that create tables directly."""
+"""Key schemas of the two tables (shared by the CDK app and tests), and how their conditional writes fail."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ CHECKPOINT_KEYS = {"partition": "pk", "sort": "sk"}
 CHECKPOINT_GSI = {"name": "gsi1", "partition": "gsi1pk", "sort": "gsi1sk"}
 CHECKPOINT_TTL_ATTRIBUTE = "expires_at_epoch"
 AUDIT_KEYS = {"partition": "chain_id", "sort": "seq"}
+# A single write's ConditionExpression failed, or a transaction was cancelled by one of its conditions.
+_CONDITIONAL_FAILURES = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+
+
+def is_conditional_failure(exc: Exception) -> bool:
+    """True when a DynamoDB ClientError is a failed condition (or cancelled transaction), not a fault."""
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code") in _CONDITIONAL_FAILURES
 
 
 def create_tables(dynamodb: Any, checkpoint_table: str, audit_table: str) -> None:
