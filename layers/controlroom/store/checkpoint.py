@@ -196,15 +196,7 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
         )
         if status.is_terminal:
             # Only the incident that holds the lock may release it.
-            try:
-                self._table.delete_item(
-                    Key={"pk": f"OPEN#{current.incident.dedupe_key}", "sk": "LOCK"},
-                    ConditionExpression="incident_id = :i",
-                    ExpressionAttributeValues={":i": incident_id},
-                )
-            except ClientError as exc:
-                if not is_conditional_failure(exc):
-                    raise
+            incident_lock.release_lock(self._table, current.incident.dedupe_key, incident_id)
 
     # steps -------------------------------------------------------------------------------------
     def put_step(self, record: DecisionRecord) -> None:
