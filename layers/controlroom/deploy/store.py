@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from controlroom.aws import resource
 from controlroom.contracts import isoformat, utcnow
+from controlroom.store.tables import is_conditional_failure
 
 SCHEMA_VERSION = 1
 _TTL = timedelta(days=30)
@@ -88,7 +89,7 @@ class DeploymentStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
@@ -114,7 +115,7 @@ class DeploymentStore:
                 ExpressionAttributeValues={":me": deployment_id, ":now": now},
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_conditional_failure(exc):
                 raise
             held = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
             return str(held.get("deployment_id", "unknown"))
@@ -129,7 +130,7 @@ class DeploymentStore:
                 ExpressionAttributeValues={":me": deployment_id},
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_conditional_failure(exc):
                 raise
 
     def record_incident(self, function_name: str, incident_ref: str) -> None:
