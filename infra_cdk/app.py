@@ -64,9 +64,13 @@ def build_app(
         An agent has no functions/<agent>/handler.py.
     """
     app = cdk.App(context={**FEATURE_FLAGS, **dict(context or {})}, outdir=outdir)
+    if "environments" not in app.node.get_all_context():
+        # Not run by the CDK CLI: cdk.json's context (environments and the feature flags) must be in the
+        # App from the start, since a construct reads its feature flags when it is created.
+        app = cdk.App(
+            context={**FEATURE_FLAGS, **read_cdk_json_context(), **dict(context or {})}, outdir=outdir
+        )
     merged = app.node.get_all_context()
-    if "environments" not in merged:
-        merged = {**read_cdk_json_context(), **merged}
     env_name, config = resolve(merged)
     layer_dir = build_layer(config.layer_mode)
     synthesizer = None

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from controlroom.budgets import execution_timeout_seconds
 from controlroom.contracts.policy import AutonomyMode
@@ -52,6 +61,26 @@ class ConfigError(ValueError):
     """The cdk.json context (or a command-line override) does not describe a valid environment."""
 
 
+# Claude model ids as each provider names them. Bedrock: a foundation model ("anthropic.claude-...") or a
+# system-defined cross-region inference profile ("us.anthropic.claude-...", "global.", "eu.", "apac.", ...),
+# which is exactly what Diagnose's and Plan's IAM grant covers; the Claude API: "claude-...".
+BEDROCK_MODEL_ID = re.compile(r"^(?:[a-z]{2,6}\.)?anthropic\.claude-[A-Za-z0-9._:-]+$")
+ANTHROPIC_MODEL_ID = re.compile(r"^claude-[A-Za-z0-9._-]+$")
+
+
+def model_id_problem(provider: str, model_id: str) -> str | None:
+    """Why ``model_id`` cannot work with ``provider``, or None. Checked at synth, before a deploy."""
+    if provider == "bedrock" and not BEDROCK_MODEL_ID.match(model_id):
+        return (
+            "not a Bedrock Anthropic model or inference profile id (e.g. anthropic.claude-sonnet-4-5-20250929-v1:0 "
+            "or us.anthropic.claude-sonnet-4-5-20250929-v1:0; ARNs and application inference profiles are not "
+            "covered by the agents' IAM grant)"
+        )
+    if provider == "anthropic" and not ANTHROPIC_MODEL_ID.match(model_id):
+        return "not a Claude API model id (e.g. claude-sonnet-4-6); Bedrock ids need model_provider 'bedrock'"
+    return None
+
+
 class EnvironmentConfig(BaseModel):
     """One environment's block of cdk.json context; every key is checked, unknown keys are refused."""
 
@@ -87,7 +116,10 @@ class EnvironmentConfig(BaseModel):
         "Manager); bedrock = Claude on Amazon Bedrock (IAM, no key).",
     )
     model_id: str = Field(
-        "claude-sonnet-4-6", min_length=1, description="Model (or Bedrock inference profile) id."
+        "claude-sonnet-4-6",
+        min_length=1,
+        validate_default=True,  # the default is a Claude API id: with bedrock it must be set
+        description="Model (or Bedrock inference profile) id.",
     )
     token_budget_per_incident: int = Field(60000, ge=1000, description="Model tokens one incident may spend.")
     approval_sender: str = Field(
@@ -201,6 +233,16 @@ class EnvironmentConfig(BaseModel):
                 f"({len(self.approvers)})"
             )
         return self
+
+    @field_validator("model_id")
+    @classmethod
+    def _model_id_fits_the_provider(cls, value: str, info: ValidationInfo) -> str:
+        # model_provider is declared before model_id, so it is validated (or failed) by now.
+        provider = info.data.get("model_provider")
+        problem = model_id_problem(provider, value) if provider else None
+        if problem is not None:
+            raise ValueError(f"{value!r} with model_provider {provider!r}: {problem}")
+        return value
 
     @property
     def log_retention_name(self) -> str:

@@ -87,7 +87,9 @@ STAR_REASON = (
 def _arn(stack: Stack, service: str, resource: str) -> str:
     region = rendered(stack.region, "AWS::Region")
     account = rendered(stack.account, "AWS::AccountId")
-    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"
+    # A literal ("aws") with @aws-cdk/core:enablePartitionLiterals and a known region, else the token.
+    partition = rendered(stack.partition, "AWS::Partition")
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
 
 
 def _acknowledge_agents(stack: ControlroomStack) -> None:

@@ -79,7 +79,8 @@ class ModelAccess(Construct):
             )
             assert function.role is not None
             policy.attach_to_role(function.role)
-            region, account = (
+            partition, region, account = (
+                rendered(stack.partition, "AWS::Partition"),
                 rendered(stack.region, "AWS::Region"),
                 rendered(stack.account, "AWS::AccountId"),
             )
@@ -89,7 +90,7 @@ class ModelAccess(Construct):
             ):
                 acknowledge(
                     policy,
-                    f"IAM5[Resource::arn:<AWS::Partition>:bedrock:{resource}]",
+                    f"IAM5[Resource::arn:{partition}:bedrock:{resource}]",
                     "Anthropic models and inference profiles on Bedrock: the model id is configuration, and "
                     "invoking is the only action granted.",
                 )

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from controlroom.aws import client
+
+# What a message is, as the SNS message attribute "kind": subscribers filter on it (a pager wants
+# escalations, not close notices). controlroom's ops alarms publish through CloudWatch and carry none.
+NotificationKind = Literal["escalation", "closed", "advice", "deployment"]
 
 SUBJECT_LIMIT = 100
 # SNS rejects messages over 256 KiB; stay well under it, counting bytes, not characters.
@@ -20,7 +25,15 @@ def subject_line(subject: str) -> str:
     return cleaned[: SUBJECT_LIMIT - 3].rstrip() + "..."
 
 
-def publish(topic_arn: str, subject: str, message: str) -> bool:
+def publish(
+    topic_arn: str,
+    subject: str,
+    message: str,
+    *,
+    kind: NotificationKind,
+    environment: str = "",
+    incident: str = "",
+) -> bool:
     """Publish ``message`` to ``topic_arn``.
 
     Parameters
@@ -31,6 +44,9 @@ def publish(topic_arn: str, subject: str, message: str) -> bool:
         Email subject; cleaned and truncated to SNS's 100-character limit.
     message
         The body; truncated (with a marker) if it would exceed SNS's size limit.
+    kind, environment, incident
+        Sent as the message attributes ``kind``, ``environment`` and ``incident`` (the last two when
+        given), for subscription filter policies.
 
     Returns
     -------
@@ -43,5 +59,13 @@ def publish(topic_arn: str, subject: str, message: str) -> bool:
     body = message.encode("utf-8")
     if len(body) > MESSAGE_LIMIT_BYTES:
         message = body[:MESSAGE_LIMIT_BYTES].decode("utf-8", errors="ignore") + "\n[truncated]"
-    client("sns").publish(TopicArn=topic_arn, Subject=subject_line(subject), Message=message)
+    attributes = {"kind": kind, "environment": environment, "incident": incident}
+    client("sns").publish(
+        TopicArn=topic_arn,
+        Subject=subject_line(subject),
+        Message=message,
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items() if value
+        },
+    )
     return True

@@ -120,3 +120,47 @@ def test_approval_links_expire_before_the_state_times_out(timeout: int, ttl: int
 def test_an_opt_in_tag_without_a_key_names_the_key(tag: str) -> None:
     with pytest.raises(ConfigError, match="alarm_opt_in_tag"):
         resolve({**read_cdk_json_context(), "env": "dev", "override:alarm_opt_in_tag": tag})
+
+
+@pytest.mark.parametrize(
+    ("provider", "model_id"),
+    [
+        ("bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ("bedrock", "global.anthropic.claude-sonnet-4-6"),
+        ("anthropic", "claude-sonnet-4-6"),
+        ("none", "anything: the rules never call a model"),
+    ],
+)
+def test_a_model_id_the_provider_knows_is_accepted(provider: str, model_id: str) -> None:
+    config = _resolve(env="dev", **{"override:model_provider": provider, "override:model_id": model_id})
+    assert (config.model_provider, config.model_id) == (provider, model_id)
+
+
+@pytest.mark.parametrize(
+    ("provider", "model_id", "why"),
+    [
+        # the Claude API's name for the model: Bedrock answers ValidationException on the first incident
+        ("bedrock", "claude-sonnet-4-6", "not a Bedrock Anthropic model"),
+        # another vendor's model on Bedrock: outside the agents' IAM grant (anthropic.* only)
+        ("bedrock", "meta.llama3-70b-instruct-v1:0", "not a Bedrock Anthropic model"),
+        # an application inference profile ARN: outside the grant too
+        (
+            "bedrock",
+            "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123",
+            "not a Bedrock Anthropic model",
+        ),
+        ("anthropic", "us.anthropic.claude-sonnet-4-6", "not a Claude API model id"),
+    ],
+)
+def test_a_model_id_the_provider_would_refuse_fails_synth_naming_the_key(
+    provider: str, model_id: str, why: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"context key 'override:model_id'.*{why}"):
+        _resolve(env="dev", **{"override:model_provider": provider, "override:model_id": model_id})
+
+
+def test_bedrock_with_the_default_model_id_asks_for_one() -> None:
+    # The default is the Claude API's id; switching the provider alone must not deploy a model Bedrock lacks.
+    with pytest.raises(ConfigError, match=r"model_id.*'claude-sonnet-4-6' with model_provider 'bedrock'"):
+        _resolve(env="dev", **{"override:model_provider": "bedrock"})

@@ -107,7 +107,14 @@ def _notify(ctx: AgentContext, subject: str, message: str) -> bool:
     # The incident is closed whatever SNS says: a lost "resolved" note is logged, not escalated.
     try:
         with ctx.tool("sns.publish") as call:
-            notified = publish(ctx.settings.TOPIC_ARN, subject, message)
+            notified = publish(
+                ctx.settings.TOPIC_ARN,
+                subject,
+                message,
+                kind="closed",
+                environment=ctx.settings.ENVIRONMENT,
+                incident=ctx.incident_id or "",
+            )
             call.summary = "published" if notified else "no topic configured"
     except (ClientError, BotoCoreError) as exc:
         logger.warning("close notification failed", error=str(exc))

@@ -196,7 +196,14 @@ def _expire_approvals(ctx: AgentContext, incident_id: str) -> list[str]:
 def _notify(ctx: AgentContext, subject: str, message: str) -> bool:
     try:
         with ctx.tool("sns.publish") as call:
-            notified = publish(ctx.settings.TOPIC_ARN, subject, message)
+            notified = publish(
+                ctx.settings.TOPIC_ARN,
+                subject,
+                message,
+                kind="escalation",
+                environment=ctx.settings.ENVIRONMENT,
+                incident=ctx.incident_id or "",
+            )
             call.summary = "published" if notified else "no topic configured"
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")

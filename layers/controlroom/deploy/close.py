@@ -105,6 +105,8 @@ def close_deployment(request: DeployCloseInput, ctx: AgentContext) -> DeployClos
             f"[controlroom {ctx.settings.ENVIRONMENT}] deployment {status.lower()}: {target}",
             f"{deployment_id or 'deployment'}: {status}\n{reason}"
             + (f"\nincident flow: {incident_arn}" if incident_arn else ""),
+            kind="deployment",
+            environment=ctx.settings.ENVIRONMENT,
         )
         call.summary = "notified" if notified else "no topic configured"
     return DeployCloseResult(

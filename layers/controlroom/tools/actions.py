@@ -235,7 +235,13 @@ def notify_only(action: NotifyOnly, ctx: AdapterContext) -> ActionResult:
         return _result(action, "skipped", "no notification topic configured (TOPIC_ARN is empty)")
     if ctx.dry_run:
         return _result(action, "dry_run", "would notify the on-call topic", {}, {"notified": "false"})
-    publish(ctx.topic_arn, f"controlroom {ctx.incident_id}: advice", action.message)
+    publish(
+        ctx.topic_arn,
+        f"controlroom {ctx.incident_id}: advice",
+        action.message,
+        kind="advice",
+        incident=ctx.incident_id or "",
+    )
     return _result(action, "succeeded", "on-call topic notified", {}, {"notified": "true"})
 
 
