@@ -108,6 +108,12 @@ def test_up_refuses_a_cdk_out_that_is_not_one(
     _refuse_engine(monkeypatch)
     assert cli.main(["up", "--port", "0", "--cdk-out", str(tmp_path)]) == 2
     assert "not a synthesized cloud assembly (no manifest.json)" in capsys.readouterr().err
+    # A cloud assembly of another environment's stack
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "controlroom-dev.template.json").write_text("{}")
+    assert cli.main(["up", "--port", "0", "--env", "local", "--cdk-out", str(tmp_path)]) == 2
+    assert "holds no stack for env 'local' (it holds: controlroom-dev)" in capsys.readouterr().err
+    preflight.check_cdk_out(tmp_path, "dev")
 
 
 def test_demo_refuses_before_any_work(

@@ -52,8 +52,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     cdk_out = Path(args.cdk_out) if args.cdk_out else None
     try:
         preflight.check_port(args.port)
-        preflight.check_environment(args.env, repo_root())
-        preflight.check_cdk_out(cdk_out)
+        if cdk_out is None:
+            preflight.check_environment(args.env, repo_root())
+        else:
+            preflight.check_cdk_out(cdk_out, args.env)
     except preflight.PreflightError as exc:
         print(f"controlroom up: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -73,10 +73,18 @@ def check_environment(env: str, root: Path) -> None:
         raise PreflightError(f"unknown environment {env!r}: cdk.json defines {', '.join(names)}")
 
 
-def check_cdk_out(path: Path | None) -> None:
-    """A cdk.out given to deploy instead of synthesizing holds a cloud assembly."""
-    if path is not None and not (path / "manifest.json").is_file():
+def check_cdk_out(path: Path, env: str) -> None:
+    """A cdk.out given to deploy instead of synthesizing holds the stack of ``env``.
+
+    Deploying it needs no cdk.json: the environment is checked against the assembly itself.
+    """
+    if not (path / "manifest.json").is_file():
         raise PreflightError(f"--cdk-out {path}: not a synthesized cloud assembly (no manifest.json)")
+    if not (path / f"controlroom-{env}.template.json").is_file():
+        stacks = sorted(p.name.removesuffix(".template.json") for p in path.glob("*.template.json"))
+        raise PreflightError(
+            f"--cdk-out {path} holds no stack for env {env!r} (it holds: {', '.join(stacks) or 'none'})"
+        )
 
 
 def environment_choices() -> list[str] | None:
