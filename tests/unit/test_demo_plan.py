@@ -147,3 +147,16 @@ def test_no_decision_without_the_bound_plan(stored: str, prompts: list[tuple[str
     with pytest.raises(demo.PlanNotShown):
         demo.decide_with_plan(client, approval, None)  # type: ignore[arg-type]
     assert prompts == [] and client.decisions == []
+
+
+def test_the_demo_exits_1_with_a_message_when_the_plan_cannot_be_shown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from controlroom.local import cli
+
+    def refuses(**kwargs: Any) -> int:
+        raise demo.PlanNotShown(f"{APPROVAL_ID}: no plan stored with the approval")
+
+    monkeypatch.setattr(demo, "run_demo", refuses)
+    assert cli.main(["demo", "--decision", "approve"]) == 1
+    assert f"controlroom demo: {APPROVAL_ID}: no plan stored with the approval" in capsys.readouterr().err

@@ -204,14 +204,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return run_deployment_demo(outcome=args.outcome, port=args.port)
         preflight.check_terminal(args.decision)
         preflight.check_port(args.port)
-        from controlroom.local.demo import run_demo
+        from controlroom.local.demo import PlanNotShown, run_demo
 
-        return run_demo(
-            decision=args.decision,
-            port=args.port,
-            protected=args.protected,
-            cache=False if args.no_cache else None,
-        )
+        try:
+            return run_demo(
+                decision=args.decision,
+                port=args.port,
+                protected=args.protected,
+                cache=False if args.no_cache else None,
+            )
+        except PlanNotShown as exc:
+            print(f"controlroom demo: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     except preflight.PreflightError as exc:
         print(f"controlroom demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
