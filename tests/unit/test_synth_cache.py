@@ -123,6 +123,10 @@ def test_a_given_out_dir_gets_a_copy(checkout: Path, cdk: FakeCdk, tmp_path: Pat
     out = synth("local", tmp_path / "mine" / "cdk.out", quiet=True)
     assert out == tmp_path / "mine" / "cdk.out" and len(cdk.runs) == 1
     assert (out / "controlroom-local.template.json").read_text() == '{"run": 1}'
+    # And a second copy over the first keeps the caller's other files, as `cdk synth -o` would
+    (out / "notes.txt").write_text("mine")
+    synth("local", out, quiet=True)
+    assert (out / "notes.txt").read_text() == "mine"
     # And changing the copy does not change the cache
     (out / "controlroom-local.template.json").write_text("changed")
     assert (entry / "controlroom-local.template.json").read_text() == '{"run": 1}'

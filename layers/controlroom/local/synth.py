@@ -96,7 +96,7 @@ def synth(
         )
     if out_dir is None:
         return entry
-    # A copy: the caller may change its cdk.out, and pruning may remove the entry later.
-    shutil.rmtree(out_dir, ignore_errors=True)
-    shutil.copytree(entry, out_dir, symlinks=True)
+    # A copy: the caller may change its cdk.out, and pruning may remove the entry later. Written over what
+    # is there, never removing it first, as `cdk synth -o` does (out_dir may hold the caller's other files).
+    shutil.copytree(entry, out_dir, symlinks=True, dirs_exist_ok=True)
     return out_dir
