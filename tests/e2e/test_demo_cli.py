@@ -1,4 +1,8 @@
-"""`controlroom demo` as a user runs it: a process with no terminal, and a full run on a warm synth cache."""
+"""`controlroom demo` as a user runs it: a process with no terminal, and a full run on a warm synth cache.
+
+Only the full run is marked e2e: the preflight tests start no engine and take a second or two, so they
+also run where the e2e tests are deselected.
+"""
 
 from __future__ import annotations
 
