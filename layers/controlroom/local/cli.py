@@ -46,10 +46,28 @@ def _raise_terminated(signum: int, frame: object) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     import signal
 
+    from controlroom.local import preflight
+    from controlroom.local.paths import repo_root
+
+    cdk_out = Path(args.cdk_out) if args.cdk_out else None
+    try:
+        preflight.check_port(args.port)
+        if cdk_out is None:
+            preflight.check_environment(args.env, repo_root())
+        else:
+            preflight.check_cdk_out(cdk_out, args.env)
+    except preflight.PreflightError as exc:
+        print(f"controlroom up: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     from controlroom.local.engine import LocalEngine
 
     engine = LocalEngine(
-        env=args.env, port=args.port, cdk_out=Path(args.cdk_out) if args.cdk_out else None, persist=True
+        env=args.env,
+        port=args.port,
+        cdk_out=cdk_out,
+        persist=True,
+        narrate=True,
+        synth_cache=False if args.no_cache else None,
     )
     # Service managers and `kill` send SIGTERM; without a handler Python dies without its finally blocks.
     signal.signal(signal.SIGTERM, _raise_terminated)
@@ -175,13 +193,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.flow == "deployment":
-        from controlroom.local.deploy_cli import run_deployment_demo
+    # Checked before importing the engine (moto, boto3 and the CDK synthesis take seconds to minutes).
+    from controlroom.local import preflight
 
-        return run_deployment_demo(outcome=args.outcome, port=args.port)
-    from controlroom.local.demo import run_demo
+    try:
+        if args.flow == "deployment":
+            preflight.check_port(args.port)
+            from controlroom.local.deploy_cli import run_deployment_demo
 
-    return run_demo(decision=args.decision, port=args.port, protected=args.protected)
+            return run_deployment_demo(outcome=args.outcome, port=args.port)
+        preflight.check_terminal(args.decision)
+        preflight.check_port(args.port)
+        from controlroom.local.demo import PlanNotShown, run_demo
+
+        try:
+            return run_demo(
+                decision=args.decision,
+                port=args.port,
+                protected=args.protected,
+                cache=False if args.no_cache else None,
+            )
+        except PlanNotShown as exc:
+            print(f"controlroom demo: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    except preflight.PreflightError as exc:
+        print(f"controlroom demo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -201,6 +238,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--flow", choices=["incident", "deployment"], default="incident")
     demo.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="synthesize again even if build/cdk.out.cache holds a synthesis of the same inputs "
+        "(also: CONTROLROOM_SYNTH_CACHE=0)",
+    )
+    demo.add_argument(
         "--outcome",
         choices=["healthy", "regression"],
         default="healthy",
@@ -208,10 +251,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
     up = sub.add_parser("up", help="run the local engine until Ctrl-C")
-    up.add_argument("--port", type=int, default=4599)
-    up.add_argument("--env", default="local")
+    up.add_argument(
+        "--port", type=int, default=4599, help="port for local AWS (default: 4599; 0: a free one)"
+    )
+    from controlroom.local.preflight import environment_choices
+
+    up.add_argument(
+        "--env", default="local", choices=environment_choices(), help="the cdk.json environment to deploy"
+    )
     up.add_argument("--no-world", action="store_true", help="do not create the demo workload")
     up.add_argument("--cdk-out", help="deploy this synthesized cdk.out instead of synthesizing")
+    up.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="synthesize again even if build/cdk.out.cache holds a synthesis of the same inputs",
+    )
     up.set_defaults(func=cmd_up)
     fire = sub.add_parser("fire", help="put an event on the local EventBridge bus")
     fire.add_argument("event_file")

@@ -155,7 +155,7 @@ def run_deployment_demo(outcome: str, port: int = 0) -> int:
     expected = EXPECTED_TERMINAL[outcome]
     print(f"controlroom demo --flow deployment: a {outcome} candidate canaried on the local engine")
     started = time.monotonic()
-    engine = LocalEngine(env="local", port=port)
+    engine = LocalEngine(env="local", port=port, narrate=True)
     try:
         engine.start(seed_world=True)
         client = engine.client

@@ -7,8 +7,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from controlroom.local import deploy as deployer
-from controlroom.local import snapshot
+from controlroom.local import progress, snapshot
 from controlroom.local.client import EngineClient
 from controlroom.local.paths import repo_root, state_dir
-from controlroom.local.server import MotoServer, start_server
+from controlroom.local.server import MotoServer, free_port, start_server
+from controlroom.local.synth import SynthError, synth
 from controlroom.local.world import World
+
+__all__ = ["INBOX_PATH", "LocalEngine", "SynthError", "cdk_available", "stack_name", "synth"]
 
 # The local inbox, served beside the approval pages so `controlroom inbox` works from another process
 # (moto's /moto-api/data.json fails on some of the stack's resources).
@@ -50,43 +51,8 @@ def _inbox_response(event: dict[str, Any], token: str) -> dict[str, Any]:
     return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": body}
 
 
-class SynthError(RuntimeError):
-    """`cdk synth` failed or the CDK CLI is not installed."""
-
-
 def stack_name(env: str) -> str:
     return f"controlroom-{env}"
-
-
-def synth(
-    env: str = "local",
-    out_dir: Path | None = None,
-    overrides: dict[str, Any] | None = None,
-    quiet: bool = False,
-) -> Path:
-    """Synthesize the CDK app for ``env`` through the pinned CDK CLI; return the cdk.out directory."""
-    root = repo_root()
-    cdk = root / "node_modules" / ".bin" / "cdk"
-    if not cdk.exists():
-        raise SynthError("the CDK CLI is not installed: run `npm ci` (or `make setup`) in the repository")
-    out = out_dir or root / "build" / f"cdk.out.{env}"
-    command = [str(cdk), "synth", "-q", "-c", f"env={env}", "-o", str(out)]
-    for key, value in (overrides or {}).items():
-        command += ["-c", f"override:{key}={value}"]
-    environ = {
-        **os.environ,
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "CDK_DISABLE_VERSION_CHECK": "1",
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    }
-    # The app runs with this interpreter, so the CLI finds the same installed packages.
-    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
-    if not quiet:
-        print(f"  synthesizing the CDK app for env={env} with the pinned CDK CLI ...", flush=True)
-    result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SynthError(f"cdk synth failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
-    return out
 
 
 @dataclass
@@ -107,6 +73,9 @@ class LocalEngine:
     restored: Any = None
     # EventBridge Scheduler is not deployed locally: the engine runs the approval delivery sweep itself.
     sweep_interval_seconds: float = 60.0
+    # `demo` and `up` narrate their slow steps (controlroom.local.progress) and may bypass the synth cache.
+    narrate: bool = False
+    synth_cache: bool | None = None
     _sweeper_stop: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
     _gateway_url: str = "http://127.0.0.1:0"
@@ -116,8 +85,10 @@ class LocalEngine:
     ) -> LocalEngine:
         """Start the server, serve approvals, deploy the synthesized stack and (optionally) the demo world."""
         if self.cdk_out is None:
-            self.cdk_out = synth(self.env)
-        self.server = start_server(self.port)
+            self.cdk_out = synth(self.env, quiet=not self.narrate, cache=self.synth_cache)
+        port = self.port or free_port()
+        with progress.step(f"starting local AWS (moto) on 127.0.0.1:{port}", enabled=self.narrate):
+            self.server = start_server(port)
         log_dir = state_dir() / "logs"
         log_dir.mkdir(exist_ok=True)
         os.environ["CONTROLROOM_LOG_DIR"] = str(log_dir)
@@ -166,12 +137,17 @@ class LocalEngine:
 
     def _deploy(self, *, seed_world: bool, protected: bool, cause: str = "deploy") -> LocalEngine:
         assert self.server is not None and self.cdk_out is not None
-        deployment = deployer.deploy(self.cdk_out, stack_name(self.env), self.server.url, self._gateway_url)
+        name = stack_name(self.env)
+        with progress.step(f"deploying {name} into moto", enabled=self.narrate):
+            deployment = deployer.deploy(self.cdk_out, name, self.server.url, self._gateway_url)
         self.outputs = deployment.outputs
         self.client = EngineClient(self.server.url, self.outputs, self._gateway_url, self.inbox_token)
         if seed_world:
-            self.world = World(self.server.url, protected=protected, cause=cause).seed()
-            self.world.start_simulator()
+            with progress.step(
+                "seeding the demo workload (functions, table, alarms, traffic)", enabled=self.narrate
+            ):
+                self.world = World(self.server.url, protected=protected, cause=cause).seed()
+                self.world.start_simulator()
         return self
 
     def redeploy(
