@@ -10,8 +10,9 @@ import shutil
 import textwrap
 from datetime import datetime
 
-from controlroom.local.trace import Trace, TraceApproval, TraceStep, TraceWait, flow_revisions, version_label
+from controlroom.local.trace import flow_revisions, version_label
 from controlroom.local.trace_details import DETAILS_REPLACE_SUMMARY
+from controlroom.local.trace_model import Trace, TraceApproval, TraceStep, TraceWait
 
 _BODY = " " * 9  # under the step's time: what the step decided
 _WAIT = " " * 7  # between two steps
