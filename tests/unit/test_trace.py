@@ -110,9 +110,10 @@ def incident_records(execute_detail: str = "alias live moved from 2 to 1") -> li
 
 
 def item(status: IncidentStatus = IncidentStatus.RESOLVED) -> IncidentItem:
-    return IncidentItem(
-        incident=incident(), status=status, updated_at="now", summary="Resolved: rolled back."
-    )
+    """The incident, its alarm fired at T0 (the shared fixture's fires now)."""
+    ref = incident()
+    ref = ref.model_copy(update={"alarm": ref.alarm.model_copy(update={"fired_at": T0})})
+    return IncidentItem(incident=ref, status=status, updated_at="now", summary="Resolved: rolled back.")
 
 
 def approved() -> ApprovalRecord:
@@ -143,7 +144,8 @@ def test_the_human_vote_shows_approver_comment_and_time_and_the_wait_for_it():
 def test_wall_clock_times_with_the_date_once_and_the_waits_between_steps():
     text = trace.timeline(item(), incident_records(), [approved()], width=120)
     # The header gives the date once; step lines the time of day (UTC)
-    assert text.count("2026-12-01") == 2  # the header's date line and the alarm's fired time
+    assert text.count("2026-12-01") == 2  # the alarm's fired time and the header's date line
+    assert "times UTC on 2026-12-01: steps from 03:00:00 to 03:02:19 (2m20s)" in lines_of(text)
     step_times = {
         line.split()[2]: line.split()[1] for line in text.splitlines() if line.strip()[:1].isdigit()
     }
