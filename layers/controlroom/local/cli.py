@@ -241,8 +241,9 @@ def _parser() -> argparse.ArgumentParser:
     trace = sub.add_parser(
         "trace",
         help="the incident's (or deployment's, dep-...) timeline: steps, votes, waits",
-        description="Each step with its UTC time, agent, duration and decision; human votes (approver, comment, "
-        "time); the waits between steps; Execute's changes and missing evidence in full. Exit 4: no such id.",
+        description="Each step with its UTC time, agent, duration and decision; the human votes (approver,\n"
+        "comment, time); the waits between steps; Execute's changes and missing evidence in full.\n"
+        "Exit 4: no incident or deployment has that id.",
         epilog="examples:\n  controlroom trace inc-0123456789abcdef\n  controlroom trace inc-0123456789abcdef -v\n"
         "  controlroom trace dep-0123456789abcdef --json | jq '.waits'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
