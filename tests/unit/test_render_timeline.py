@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from controlroom.contracts import DecisionRecord, IncidentStatus, utcnow
-from controlroom.local.render import flow_revisions, timeline, version_label
+from controlroom.local.trace import flow_revisions, timeline, version_label
 from controlroom.store import IncidentItem
 from tests.unit.test_policy_flow_state import INCIDENT_ID, incident
 
@@ -38,21 +38,22 @@ def test_header_names_the_flow_revision_once_and_steps_their_version():
     # Given three steps of one flow revision, run by Lambda versions 3, 3 and 7
     records = [record(1, "intake"), record(2, "evidence"), record(3, "diagnose", function_version="7")]
     # When the timeline is rendered
-    text = timeline(item(), records)
+    text = timeline(item(), records, width=120)
     lines = text.splitlines()
     # Then the header names the revision, and no step line repeats it
     assert f"flow {REVISION}" in lines[0]
     assert text.count(REVISION) == 1
-    # And each step shows the version that ran it, as v<n>
-    steps = {line.split()[1]: line for line in lines if line.strip()[:1].isdigit()}
+    # And each step's line (number, time, agent, ...) ends with the version that ran it, as v<n>
+    steps = {line.split()[2]: line.split() for line in lines if line.strip()[:1].isdigit()}
     assert set(steps) == {"intake", "evidence", "diagnose"}
-    assert " v3 " in steps["intake"] and " v3 " in steps["evidence"] and " v7 " in steps["diagnose"]
+    assert [steps[agent][-1] for agent in ("intake", "evidence", "diagnose")] == ["v3", "v3", "v7"]
 
 
 def test_unrecorded_revision_and_latest_version_are_shown_as_such():
-    text = timeline(item(), [record(1, "intake", function_version="$LATEST", flow_revision=None)])
+    text = timeline(item(), [record(1, "intake", function_version="$LATEST", flow_revision=None)], width=120)
     assert "flow not recorded" in text.splitlines()[0]
-    assert " $LATEST " in text.splitlines()[-1]
+    step_line = next(line for line in text.splitlines() if line.strip().startswith("1 "))
+    assert step_line.split()[-1] == "$LATEST"
 
 
 @pytest.mark.parametrize(

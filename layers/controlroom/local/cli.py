@@ -136,13 +136,15 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    client = _client()
-    if args.incident_id.startswith("dep-"):
-        from controlroom.local.deploy_cli import trace_deployment
+    from controlroom.errors import IncidentNotFound
+    from controlroom.local import trace, trace_text
 
-        print(trace_deployment(client, args.incident_id))
-        return EXIT_OK
-    print(render.timeline(client.incident(args.incident_id), client.timeline(args.incident_id)))
+    try:
+        found = trace.load(_client(), args.incident_id)
+    except IncidentNotFound as exc:
+        print(f"controlroom: error: not found: {exc}", file=sys.stderr)
+        return 4  # the CLI's "not found" exit code
+    print(found.to_json() if args.json else trace_text.render(found, verbose=args.verbose))
     return EXIT_OK
 
 
@@ -290,8 +292,29 @@ def _parser() -> argparse.ArgumentParser:
     from controlroom.local.deploy_cli import register as register_deploy
 
     register_deploy(sub)
-    trace = sub.add_parser("trace", help="the incident's (or deployment's, dep-...) timeline")
-    trace.add_argument("incident_id")
+    trace = sub.add_parser(
+        "trace",
+        help="the incident's (or deployment's, dep-...) timeline: steps, votes, waits",
+        description="Each step with its UTC time, agent, duration and decision; the human votes (approver,\n"
+        "comment, time); the waits between steps; Execute's changes and missing evidence in full.\n"
+        "Exit 4: no incident or deployment has that id.",
+        epilog="examples:\n  controlroom trace inc-0123456789abcdef\n  controlroom trace inc-0123456789abcdef -v\n"
+        "  controlroom trace dep-0123456789abcdef --json | jq '.waits'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    trace.add_argument("incident_id", help="an incident id (inc-...) or a deployment id (dep-...)")
+    trace.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document: kind, id, status, steps (timestamps, agent, summary, details, changes, "
+        "missing_evidence, context passed and left out), approvals with votes, waits",
+    )
+    trace.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show each step's context passed and left out, and its tools",
+    )
     trace.set_defaults(func=cmd_trace)
     audit = sub.add_parser("audit", help="audit chain tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
