@@ -122,5 +122,7 @@ SLO_GUARD = AgentSpec(
     input_model=GuardInput,
     output_model=GuardVerdict,
     logic=guard,
-    summarise=lambda out: f"{out.outcome}: {'; '.join(out.reasons)[:280]}",
+    # "<outcome> (<reasons>)", not "pass: ...": the redactor reads "pass:" as a password key and would
+    # store "[REDACTED:password]" in every passing guard's decision record.
+    summarise=lambda out: f"{out.outcome} ({'; '.join(out.reasons)[:280]})",
 )
