@@ -10,7 +10,7 @@ from typing import Any
 from controlroom.contracts import ApprovalRecord
 from controlroom.contracts.approval import ApprovalBrief
 from controlroom.errors import ApprovalNotFound
-from controlroom.local import preflight, progress, render
+from controlroom.local import preflight, progress, render, trace, trace_text
 from controlroom.local.client import EngineClient
 from controlroom.local.engine import LocalEngine
 from controlroom.local.paths import repo_root
@@ -197,7 +197,7 @@ def _finish(
     with progress.step("waiting for the flow to finish (Execute, Verify, Close)"):
         view = client.wait(execution_arn, timeout=180)
     _step(5, f"execution {view.status} at state {view.terminal_state}")
-    print(render.timeline(client.incident(incident_id), client.timeline(incident_id)))
+    print(trace_text.render(trace.load(client, incident_id)))
     report = client.verify_audit(incident_id)
     _step(6, render.audit(report))
     print(f"done in {time.monotonic() - started:.1f}s")
