@@ -7,7 +7,7 @@ import html
 import importlib.util
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 
@@ -65,6 +65,13 @@ class Site:
     def post(self, fields: dict[str, str], **kwargs) -> dict:
         return self.call("POST", f"/approvals/{self.approval_id}", urlencode(fields).encode(), **kwargs)
 
+    def submit(self, fields: dict[str, str], **kwargs) -> dict:
+        """POST as a browser does: expect 303 See Other, then GET its Location (what a refresh repeats)."""
+        response = self.post(fields, **kwargs)
+        assert response["statusCode"] == 303, response["body"]
+        self.result_url = urljoin(f"/approvals/{self.approval_id}", _header(response, "Location"))
+        return self.call("GET", self.result_url)
+
     def status(self) -> ApprovalStatus:
         return stores().checkpoint.get_approval(self.approval_id).status
 
@@ -77,6 +84,14 @@ def _site(aws, monkeypatch, lambda_context, sfn=None, **state) -> Site:
     sfn = sfn or RecordingSfn()
     monkeypatch.setattr(app_module, "_sfn", lambda: sfn)
     return Site(lambda_context, sfn, approval_id, links)
+
+
+def _header(response: dict, name: str) -> str:
+    values = (response.get("multiValueHeaders") or {}).get(name) or [
+        (response.get("headers") or {}).get(name)
+    ]
+    assert values[0], f"no {name} header in {response}"
+    return str(values[0])
 
 
 @pytest.fixture
@@ -112,8 +127,8 @@ def test_post_approve_decides_and_a_second_post_is_409(site):
     # Given alice's form as her browser would send it
     fields = site.form_of("alice@example.com")
     # When she approves
-    response = site.post({**fields, "verdict": "approve", "comment": "ok <b>go</b>"})
-    # Then 200, DECIDED, and SendTaskSuccess was called once
+    response = site.submit({**fields, "verdict": "approve", "comment": "ok <b>go</b>"})
+    # Then 303 to a 200 result page, DECIDED, and SendTaskSuccess was called once
     assert response["statusCode"] == 200 and "Approved" in _message(response)
     assert site.status() is ApprovalStatus.DECIDED
     assert [name for name, _ in site.sfn.calls] == ["send_task_success"]
@@ -137,7 +152,7 @@ def site_fields(site: Site, approver: str) -> dict[str, str]:
 
 def test_post_reject_fails_the_task(site):
     fields = site.form_of("bob@example.com")
-    response = site.post({**fields, "verdict": "reject", "comment": "not now"})
+    response = site.submit({**fields, "verdict": "reject", "comment": "not now"})
     assert response["statusCode"] == 200 and "Rejected" in _message(response)
     assert site.sfn.calls[0][1]["error"] == "ApprovalRejected"
 
@@ -200,13 +215,13 @@ def test_bad_form_input_is_400_or_409_and_decides_nothing(site):
 
 def test_base64_encoded_form_body_is_accepted(site):
     fields = site.form_of("alice@example.com")
-    response = site.post({**fields, "verdict": "approve"}, base64_body=True)
+    response = site.submit({**fields, "verdict": "approve"}, base64_body=True)
     assert response["statusCode"] == 200 and site.status() is ApprovalStatus.DECIDED
 
 
 def test_execution_no_longer_waiting_is_410(aws, monkeypatch, lambda_context):
     site = _site(aws, monkeypatch, lambda_context, sfn=RecordingSfn(error_code="TaskTimedOut"))
-    response = site.post({**site.form_of("alice@example.com"), "verdict": "approve"})
+    response = site.submit({**site.form_of("alice@example.com"), "verdict": "approve"})
     assert response["statusCode"] == 410 and "no longer waiting" in _message(response)
 
 
@@ -214,12 +229,12 @@ def test_two_of_three_over_the_web(aws, monkeypatch, lambda_context):
     # Given an approval needing two approvals
     site = _site(aws, monkeypatch, lambda_context, required=2)
     # When alice approves, Then her vote is recorded and one more is needed
-    first = site.post({**site.form_of("alice@example.com"), "verdict": "approve"})
+    first = site.submit({**site.form_of("alice@example.com"), "verdict": "approve"})
     assert first["statusCode"] == 200 and "1 more" in _message(first) and site.sfn.calls == []
     # And alice's link now says she already voted
     assert site.get("alice@example.com")["statusCode"] == 409
     # When bob approves, Then it is decided
-    second = site.post({**site.form_of("bob@example.com"), "verdict": "approve"})
+    second = site.submit({**site.form_of("bob@example.com"), "verdict": "approve"})
     assert (
         second["statusCode"] == 200 and site.status() is ApprovalStatus.DECIDED and len(site.sfn.calls) == 1
     )
@@ -254,7 +269,7 @@ def test_the_optional_human_action_answer_is_audited(site):
     assert 'id="human-action"' in site.get("alice@example.com")["body"]
     fields = site.form_of("alice@example.com")
     # When she rejects and says she did something else herself
-    response = site.post({**fields, "verdict": "reject", "human_action": "did_other"})
+    response = site.submit({**fields, "verdict": "reject", "human_action": "did_other"})
     # Then the answer is in the incident's audit chain, by her, for the scorecard
     assert response["statusCode"] == 200
     incident_id = stores().checkpoint.get_approval(site.approval_id).incident_id
