@@ -129,13 +129,25 @@ def _refusal(exc: Exception, seen: _Seen) -> Response:
         return _view(already_view(seen.record, seen.brief, seen.approver), seen)
     for error_type, status, title, message, next_step in REFUSALS:
         if isinstance(exc, error_type):
+            if not isinstance(exc, ApprovalNotFound):
+                _try_load(seen)
             return _view(refusal_view(status, title, message, next_step, seen.record), seen)
     return _failed(exc, seen)
+
+
+def _try_load(seen: _Seen) -> None:
+    # Only to name the incident on a refusal page: whatever fails here, the refusal stands as it is.
+    if seen.verified and seen.record is None:
+        try:
+            _load(seen)
+        except Exception as exc:
+            logger.info("approval not readable for the refusal page", error_type=type(exc).__name__)
 
 
 def _failed(exc: Exception, seen: _Seen) -> Response:
     logger.error("approval callback failed", error_type=type(exc).__name__)
     metrics.add_metric(name="ApprovalCallbackErrors", unit=MetricUnit.Count, value=1)
+    _try_load(seen)
     return _view(refusal_view(500, *FAILED, seen.record), seen)
 
 

@@ -103,7 +103,7 @@ def deployment_section(brief: ApprovalBrief) -> str:
         f"{items(deployment.risk_reasons, 'no reasons')}</ul>"
         f'<h3>Canary plan</h3><ol id="canary">{items(deployment.canary_plan, "no steps")}</ol>'
     )
-    return _section("deployment", "Deployment: diff, risk and canary plan", body)
+    return _section("deployment", "Deployment: diff, risk and canary plan", body, open_=True)
 
 
 def details_html(brief: ApprovalBrief) -> str:

@@ -104,7 +104,8 @@ def vote_recorded_view(record: ApprovalRecord, brief: ApprovalBrief | None, appr
     return StateView(
         200,
         "Vote recorded",
-        f"Your approval is recorded; {missing} more approval(s) needed before the plan runs.",
+        f"Your approval is recorded; {missing} more approval(s) needed before "
+        f"{'the canary starts' if _kind(brief, record) == 'deployment' else 'the plan runs'}.",
         "ok",
         f"Nothing runs until {plural(missing, 'more approval')} arrive; {human_list(others)} may still "
         f"approve before {clock(record.expires_at)}. If nobody does, the {_kind(brief, record)} escalates "
@@ -161,7 +162,7 @@ def expired_view(record: ApprovalRecord, brief: ApprovalBrief | None, now: datet
         )
         next_step = f"Nobody can approve this request any more; {nothing}. Tell the on-call if it is urgent."
     else:
-        message = f"Your link has expired, but the request is still pending until {clock(record.expires_at)}."
+        message = f"Your link has expired, but the request remains open until {clock(record.expires_at)}."
         others = others_who_may_approve(record, None)
         next_step = f"Use the newest approval email, or ask another approver ({human_list(others)})."
     return StateView(
