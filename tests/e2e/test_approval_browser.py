@@ -16,8 +16,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from controlroom.contracts import ApprovalStatus
+from controlroom.local.deploy_world import DEPLOY_ALIAS, DEPLOY_FUNCTION, HEALTHY_VERSION, STABLE_VERSION
 from controlroom.local.world import DEMO_ALIAS, DEMO_FUNCTION, GOOD_VERSION
 
 from .conftest import REPO, alarm_event, finished, fire_one
@@ -96,8 +98,6 @@ def _in_first_screen(browser, element_id: str) -> None:
 
 
 def _text(browser, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
-
     return str(browser.find_element(By.ID, element_id).text)
 
 
@@ -116,7 +116,6 @@ def _approver(link: str) -> str:
 
 def _click(browser, element_id: str) -> str:
     """Click a form button and return the status message of the page the browser ends on."""
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -190,8 +189,6 @@ def test_reject_on_a_phone_ends_rejected_and_says_what_happens_next(client, brow
     _screen(browser, PHONE)
     execution_arn, approval_id, link = _pending_link(client)
     browser.get(link)
-    from selenium.webdriver.common.by import By
-
     browser.find_element(By.ID, "comment").send_keys("not during the sale")
     message = _click(browser, "reject")
     assert message == f"Rejected by {_approver(link)}."
@@ -205,6 +202,44 @@ def test_reject_on_a_phone_ends_rejected_and_says_what_happens_next(client, brow
     assert _text(browser, "status-message") == message
     votes = client.checkpoint.get_approval(approval_id).votes
     assert [(v.verdict, v.comment) for v in votes] == [("reject", "not during the sale")]
+
+
+def test_a_prod_deployment_approval_on_a_phone_speaks_of_the_deployment(client, browser):
+    from .test_deployment_flow import _alias, _deploy
+
+    # Given orders-api tagged as a prod function, and a deployment of version 2 waiting for approval
+    lambda_client = client.aws("lambda")
+    function_arn = lambda_client.get_function(FunctionName=DEPLOY_FUNCTION)["Configuration"]["FunctionArn"]
+    lambda_client.tag_resource(Resource=function_arn, Tags={"controlroom:environment": "prod"})
+    _, execution_arn, deployment_id = _deploy(client, HEALTHY_VERSION)
+    approval = client.wait_for_approval(deployment_id, execution_arn)
+    (link,) = client.wait_for_links(approval.approval_id)
+    # When the approver opens it on a phone
+    _screen(browser, PHONE)
+    browser.get(link)
+    # Then prod is unmistakable, the action names the alias and from -> to, and it fits the first screen
+    assert _text(browser, "environment-banner") == "PRODUCTION"
+    background = browser.execute_script(
+        "return getComputedStyle(document.getElementById('environment-banner')).backgroundColor"
+    )
+    assert background == "rgb(176, 0, 32)"
+    assert _text(browser, "action") == (
+        f"Deploy {DEPLOY_FUNCTION} alias {DEPLOY_ALIAS} from v{STABLE_VERSION} to v{HEALTHY_VERSION} as a canary"
+    )
+    for element_id in ("summary", "approve", "reject"):
+        _in_first_screen(browser, element_id)
+    _screenshot(browser, "deploy-390x844-decision")
+    browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    _no_horizontal_scroll(browser)
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "incident" not in body.lower() and "10% of traffic" in body
+    # When they approve, Then the result page says the canary runs and promotes; the flow promotes
+    assert _click(browser, "approve") == f"Approved by {_approver(link)}."
+    assert "promotes it" in _text(browser, "next-step")
+    _screenshot(browser, "deploy-390x844-approved")
+    view = finished(client, execution_arn, timeout=120)
+    assert (view.status, view.terminal_state) == ("SUCCEEDED", "Promoted")
+    assert _alias(client) == (HEALTHY_VERSION, {})
 
 
 def test_a_mail_scanner_prefetching_every_link_decides_nothing(client):

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from controlroom.approval.decide import check_can_vote, decide
 from controlroom.approval.delivery import redeliver, sweep
+from controlroom.approval.form import MAX_COMMENT, BadRequest, form_fields
 from controlroom.approval.pages import SECURITY_HEADERS, decision_page, message_page, state_page
 from controlroom.approval.secret import signing_key
 from controlroom.approval.signing import (
@@ -31,6 +29,7 @@ from controlroom.approval.states import (
     decided_view,
     expired_view,
     refusal_view,
+    undecided_view,
     vote_recorded_view,
 )
 from controlroom.autonomy.answers import ANSWERS, record_answer
@@ -47,16 +46,11 @@ from controlroom.errors import (
 from controlroom.runtime import logger, metrics, stores
 from controlroom.runtime.observability import bind_environment
 from controlroom.settings import settings
+from controlroom.store.approvals import voter_key
 
 app = APIGatewayRestResolver()
 
-_MAX_BODY_BYTES = 16_384
-_MAX_COMMENT = 1000
 _ID = re.compile(APPROVAL_ID_PATTERN)
-
-
-class BadRequest(ValueError):
-    """The request is malformed (400)."""
 
 
 @dataclass
@@ -151,20 +145,6 @@ def _failed(exc: Exception, seen: _Seen) -> Response:
     return _view(refusal_view(500, *FAILED, seen.record), seen)
 
 
-def _form() -> dict[str, str]:
-    event = app.current_event
-    raw = event.body or ""
-    if event.is_base64_encoded:
-        try:
-            raw = base64.b64decode(raw, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise BadRequest("the form body is not valid base64 UTF-8") from exc
-    if len(raw) > _MAX_BODY_BYTES:
-        raise BadRequest("the form body is too large")
-    fields = parse_qs(raw, keep_blank_values=True, max_num_fields=20)
-    return {name: values[0] for name, values in fields.items()}
-
-
 def _key() -> bytes:
     return signing_key(settings().APPROVAL_SIGNING_SECRET_ARN)
 
@@ -220,8 +200,10 @@ def show_result(approval_id: str) -> Response:
             view = _decided(seen, record)
         elif record.status is ApprovalStatus.EXPIRED or utcnow() >= record.expires_at:
             view = expired_view(record, seen.brief, utcnow())
-        else:
+        elif any(voter_key(v.approver) == voter_key(claims.approver) for v in record.votes):
             view = vote_recorded_view(record, seen.brief, claims.approver)
+        else:
+            view = undecided_view(record)
     except (ControlroomError, ValueError) as exc:
         return _refusal(exc, seen)
     except Exception as exc:
@@ -242,13 +224,13 @@ def submit_decision(approval_id: str) -> Response:
     seen = _Seen(approval_id)
     try:
         bind_environment(settings().ENVIRONMENT)
-        fields = _form()
+        fields = form_fields(app.current_event.body, bool(app.current_event.is_base64_encoded))
         claims = _claims(approval_id, fields)
         seen.approver, seen.verified = claims.approver, True
         verdict = fields.get("verdict", "")
         comment = fields.get("comment", "")
         human_action = fields.get("human_action", "")
-        if verdict not in ("approve", "reject") or len(comment) > _MAX_COMMENT:
+        if verdict not in ("approve", "reject") or len(comment) > MAX_COMMENT:
             raise BadRequest("verdict must be approve or reject, comment at most 1000 characters")
         if human_action and human_action not in ANSWERS:
             raise BadRequest(f"human_action must be one of {', '.join(ANSWERS)}")

@@ -116,6 +116,20 @@ def vote_recorded_view(record: ApprovalRecord, brief: ApprovalBrief | None, appr
     )
 
 
+def undecided_view(record: ApprovalRecord) -> StateView:
+    """A result link of someone who has not voted on a still-open approval: nothing to report yet."""
+    return StateView(
+        409,
+        "Not decided yet",
+        "Nothing has been decided on this request yet.",
+        "warn",
+        f"Open the link from your approval email to decide before {clock(record.expires_at)}.",
+        vote_facts(record),
+        record.incident_id,
+        _kind(None, record),
+    )
+
+
 def already_view(record: ApprovalRecord, brief: ApprovalBrief | None, approver: str | None) -> StateView:
     """A vote or a visit after the decision, or a second vote by the same approver: 409, saying which."""
     kind = _kind(brief, record)
