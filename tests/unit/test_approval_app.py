@@ -14,7 +14,7 @@ import pytest
 
 from controlroom.approval import app as app_module
 from controlroom.approval.inbox import sent_approval_emails
-from controlroom.approval.signing import sign
+from controlroom.approval.signing import sign, sign_view
 from controlroom.contracts import ApprovalStatus
 from controlroom.local.gateway import rest_event
 from controlroom.runtime import logger, stores
@@ -381,3 +381,14 @@ def test_error_pages_give_the_incident_id_when_known_and_the_next_step(site, mon
     unknown = site.call("GET", "/approvals/apr-" + "0" * 32 + "/result?approver=a&expires=1&view=x")
     assert unknown["statusCode"] in (403, 404) and _by_id(unknown, "next-step")
     assert site.status() is ApprovalStatus.PENDING
+
+
+def test_a_result_link_before_any_vote_says_nothing_is_decided_yet(site):
+    # Given a correctly signed result link for bob, who has not voted
+    expires = int(stores().checkpoint.get_approval(site.approval_id).expires_at.timestamp())
+    view = sign_view(SIGNING_KEY.encode(), site.approval_id, "bob@example.com", expires)
+    query = urlencode({"approver": "bob@example.com", "expires": expires, "view": view})
+    page = site.call("GET", f"/approvals/{site.approval_id}/result?{query}")
+    # Then it claims no decision and no vote, and it decided nothing
+    assert page["statusCode"] == 409 and _message(page) == "Nothing has been decided on this request yet."
+    assert site.status() is ApprovalStatus.PENDING and site.sfn.calls == []
