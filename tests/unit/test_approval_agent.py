@@ -83,23 +83,28 @@ def test_email_tells_the_approver_what_they_decide(aws, monkeypatch, lambda_cont
     open_incident(aws)
     # When RequestApproval runs
     request_approval(lambda_context)
-    # Then the email names the alarm, the diagnosis and confidence, the action with risk and policy effect,
-    # the recent change, the missing evidence and the expiry
+    # Then the subject names the action, its target and the deadline; the email names the alarm, the
+    # diagnosis and confidence, the action with its risk and the policy's reasons, the recent change, the
+    # missing evidence and the expiry
     from moto.ses.models import ses_backends
 
     message = ses_backends["123456789012"]["us-east-1"].sent_messages[-1]
-    assert "checkout-errors" in message.subject
+    record = stores().checkpoint.pending_approvals()[0]
+    assert (
+        message.subject
+        == f"[TEST] Approve: roll back checkout live v2 -> v1 (expires {record.expires_at:%H:%M} UTC)"
+    )
     for expected in (
+        "Roll back checkout alias live from v2 to v1",
         "checkout-errors",
         "version 2 broke checkout",
         "82%",
-        "rollback_lambda_alias",
         "medium",
-        "needs_approval",
+        "medium risk needs a human",
         "policy-medium-risk",
         "alias live moved 1 -&gt; 2",
         "logs: AccessDenied",
-        "expires at",
+        f"{record.expires_at:%Y-%m-%d %H:%M} UTC",
     ):
         assert expected in message.body, expected
 

@@ -124,8 +124,8 @@ def test_the_page_says_recorded_and_being_delivered_then_delivers_on_the_next_lo
     site = _site(aws, monkeypatch, lambda_context, sfn=sfn)
     fields = site.form_of("alice@example.com")
     # When alice approves
-    response = site.post({**fields, "verdict": "approve"})
-    # Then the page says 202: recorded and being delivered (never a 500 "nothing was decided")
+    response = site.submit({**fields, "verdict": "approve"})
+    # Then the result page says 202: recorded and being delivered (never a 500 "nothing was decided")
     assert response["statusCode"] == 202, response["body"]
     message = _message(response)
     assert (

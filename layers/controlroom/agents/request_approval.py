@@ -26,21 +26,20 @@ def new_approval_id() -> str:
 
 
 def _notify(
-    ctx: AgentContext, brief: ApprovalBrief, key: bytes, approvers: list[str]
+    ctx: AgentContext, brief: ApprovalBrief, key: bytes, record: ApprovalRecord
 ) -> tuple[list[str], list[str]]:
     """Email each approver their own link; one failed address does not stop the others."""
     notified: list[str] = []
     failed: list[str] = []
     expires = int(brief.expires_at.timestamp())
     ses = client("ses")
-    for approver in approvers:
+    for approver in record.approvers:
         ctx.check_time(1.0)
         link = approval_link(ctx.settings.APPROVAL_BASE_URL, key, brief.approval_id, approver, expires)
         try:
             with ctx.tool("ses:send_email") as call:
-                message_id = send_email(
-                    ses, ctx.settings.APPROVAL_SENDER, approver, render_email(brief, link)
-                )
+                email = render_email(brief, link, record, approver)
+                message_id = send_email(ses, ctx.settings.APPROVAL_SENDER, approver, email)
                 call.summary = f"sent to {approver} ({message_id})"
         except ClientError:
             failed.append(approver)
@@ -92,7 +91,7 @@ def notify_and_audit(
     TransientDependencyError
         There were approvers but no email could be sent (the state retries).
     """
-    notified, failed = _notify(ctx, brief, key, record.approvers)
+    notified, failed = _notify(ctx, brief, key, record)
     ctx.stores.audit.append(
         record.incident_id,
         "approval_requested",

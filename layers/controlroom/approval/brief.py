@@ -6,9 +6,43 @@ from datetime import datetime
 
 from controlroom.contracts import risk_of
 from controlroom.contracts.approval import ApprovalBrief, BriefAction
+from controlroom.contracts.evidence import EvidenceBundle
 from controlroom.contracts.flow import RequestApprovalInput
 
 _MAX_CHANGES = 10
+_MAX_METRICS = 8
+_MAX_LOG_LINES = 8
+_LOG_LINE_LIMIT = 300
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:.3g}"
+
+
+def metric_lines(evidence: EvidenceBundle) -> list[str]:
+    """Each metric series in one line: its label, the latest and the peak value, and how many points."""
+    lines = []
+    for series in evidence.metrics[:_MAX_METRICS]:
+        if not series.values:
+            lines.append(f"{series.label}: no datapoints in the window")
+            continue
+        lines.append(
+            f"{series.label}: latest {_number(series.values[-1])}, peak {_number(max(series.values))} "
+            f"over {len(series.values)} datapoints"
+        )
+    return lines
+
+
+def log_lines(evidence: EvidenceBundle) -> list[str]:
+    """The most recent log lines, each with its time and group, cut to a readable length."""
+    samples = sorted(evidence.logs, key=lambda sample: sample.timestamp)[-_MAX_LOG_LINES:]
+    lines = []
+    for sample in samples:
+        message = " ".join(sample.message.split())
+        if len(message) > _LOG_LINE_LIMIT:
+            message = message[: _LOG_LINE_LIMIT - 1] + "\u2026"
+        lines.append(f"{sample.timestamp:%H:%M:%S}Z {sample.log_group}: {message}")
+    return lines
 
 
 def _resource_label(request: RequestApprovalInput) -> str:
@@ -78,5 +112,7 @@ def build_brief(request: RequestApprovalInput, approval_id: str, expires_at: dat
             for c in request.evidence.changes[:_MAX_CHANGES]
         ],
         missing_evidence=[f"{m.tool}: {m.error_type}" for m in request.evidence.missing],
+        metrics=metric_lines(request.evidence),
+        log_lines=log_lines(request.evidence),
         expires_at=expires_at,
     )

@@ -97,3 +97,53 @@ def verify(
     if int(expires) <= int(now.timestamp()):
         raise ApprovalExpired("the approval link has expired")
     return LinkClaims(approval_id=approval_id, approver=approver, expires=int(expires))
+
+
+# The decided page's link: a separate signature (its message starts with "view|", which no vote
+# message can, as approval ids start with "apr-"), so the URL a browser keeps in its history after
+# the POST can show the outcome but can never vote.
+VIEW_TTL_SECONDS = 86_400
+
+
+def sign_view(key: bytes, approval_id: str, approver: str, expires: int) -> str:
+    """Signature of a result link: like ``sign``, over ``view|id|approver|expires`` (read-only)."""
+    message = f"view|{approval_id}|{approver}|{int(expires)}".encode()
+    mac = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def result_location(key: bytes, approval_id: str, approver: str, expires: int) -> str:
+    """The relative URL the POST redirects to (``{id}/result?...``), resolved against the form's URL."""
+    query = urlencode(
+        {
+            "approver": approver,
+            "expires": str(int(expires)),
+            "view": sign_view(key, approval_id, approver, expires),
+        },
+        quote_via=quote,
+    )
+    return f"{approval_id}/result?{query}"
+
+
+def verify_view(
+    key: bytes, approval_id: str, approver: str | None, expires: str | None, view: str | None, now: datetime
+) -> LinkClaims:
+    """Check a result link (see ``verify``); it vouches only that ``approver`` may see the outcome.
+
+    Raises
+    ------
+    ApprovalForbidden
+        A field is missing or malformed, or the signature does not match.
+    ApprovalExpired
+        The result link has expired.
+    """
+    if not approver or not expires or not view or len(approver) > _MAX_APPROVER_LENGTH or len(view) > 128:
+        raise ApprovalForbidden("the result link is incomplete")
+    if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
+        raise ApprovalForbidden("the result link is malformed")
+    expected = sign_view(key, approval_id, approver, int(expires))
+    if not hmac.compare_digest(expected.encode("ascii"), view.encode("utf-8", "replace")):
+        raise ApprovalForbidden("the result link's signature does not match")
+    if int(expires) <= int(now.timestamp()):
+        raise ApprovalExpired("the result link has expired")
+    return LinkClaims(approval_id=approval_id, approver=approver, expires=int(expires))

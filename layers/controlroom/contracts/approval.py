@@ -119,5 +119,11 @@ class ApprovalBrief(Contract):
         default_factory=list, description="Recent changes Evidence found, one line each."
     )
     missing_evidence: list[str] = Field(default_factory=list, description="Evidence that could not be read.")
+    metrics: list[str] = Field(
+        default_factory=list, description="Each metric Evidence read, with its latest and peak values."
+    )
+    log_lines: list[str] = Field(
+        default_factory=list, description="Recent log lines Evidence read (untrusted text), one each."
+    )
     expires_at: datetime
     deployment: DeploymentBrief | None = Field(None, description="Set when a deployment awaits approval.")
