@@ -19,8 +19,8 @@ import pytest
 from controlroom.contracts import ApprovalRecord, ApprovalVote, IncidentStatus, utcnow
 from controlroom.contracts.approval import ApprovalBrief, BriefAction
 from controlroom.errors import ApprovalAlreadyDecided, ApprovalNotFound, IncidentNotFound
-from controlroom.local import cli, operate_cli
-from controlroom.local.client import EngineNotRunning, ExecutionView
+from controlroom.local import cli
+from controlroom.local.client import EngineClient, EngineNotRunning, ExecutionView
 from controlroom.store import AuditVerification, IncidentItem
 from tests.unit.test_approval_support import incident
 
@@ -171,7 +171,8 @@ class FakeEngine:
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     fake = FakeEngine()
-    monkeypatch.setattr(operate_cli, "client", lambda: fake)
+    # Every command finds its engine through the state file: this one finds the fake.
+    monkeypatch.setattr(EngineClient, "from_state_file", classmethod(lambda cls, path=None: fake))
     return fake
 
 
@@ -378,8 +379,10 @@ def test_exit_codes_are_distinct_and_listed_in_the_help(capsys):
 def test_unknown_ids_exit_4_with_the_id_on_stderr(engine, capsys):
     assert cli.main(["approve", "apr-" + "9" * 32]) == cli.EXIT_NOT_FOUND
     assert capsys.readouterr().err == f"controlroom: error: no approval apr-{'9' * 32}\n"
-    assert cli.main(["trace", "inc-00000000000000ff"]) == cli.EXIT_NOT_FOUND
-    assert "no incident inc-00000000000000ff" in capsys.readouterr().err
+    for command in ("trace", "replay", "answer"):
+        argv = [command, "inc-00000000000000ff"] + (["did_this"] if command == "answer" else [])
+        assert cli.main(argv) == cli.EXIT_NOT_FOUND, command
+        assert capsys.readouterr().err == "controlroom: error: no incident inc-00000000000000ff\n"
 
 
 def test_a_refused_decision_exits_1_without_a_traceback(engine, capsys):

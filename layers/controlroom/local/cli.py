@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controlroom.local import autonomy_cli, operate_cli, render, scorecard_cli
 from controlroom.local.cli_output import (
@@ -32,6 +33,9 @@ from controlroom.local.cli_output import (
 )
 from controlroom.local.client import EngineClient
 from controlroom.local.operate_cli import decide as _decide
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 __all__ = [
     "EXIT_CLOSED_PIPE",
@@ -60,6 +64,15 @@ EXAMPLES = """examples:
   controlroom trace INCIDENT_ID
   controlroom audit verify INCIDENT_ID || echo "not verified: exit $?"
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a closed stdout under --help or --version is reported (exit 141), not ignored."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse swallows OSError here, which would make `controlroom --help | head -c0` exit 0.
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def _client() -> EngineClient:
@@ -155,6 +168,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from controlroom.llm.replay import replay_incident
 
     client = _client()
+    client.incident(args.incident_id)  # an unknown id is "not found" (4), not "nothing to replay"
     # Replay runs Diagnose and Plan here, against the engine's tables.
     os.environ.update(
         {
@@ -214,7 +228,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="controlroom",
         description=DESCRIPTION,
         epilog=EXAMPLES + "\n" + EXIT_CODES_HELP,

@@ -34,7 +34,6 @@ from controlroom.local.cli_views import (
     incident_row,
 )
 from controlroom.local.client import EngineClient
-from controlroom.local.world import load_event, restamp
 
 # The terminal state `fire --wait` counts as success: the incident was remediated and verified.
 RESOLVED = "Resolved"
@@ -130,6 +129,9 @@ def _duplicate_of(engine: EngineClient, event: dict[str, Any]) -> str | None:
 
 
 def cmd_fire(args: argparse.Namespace) -> int:
+    # Imported here: the demo world pulls in moto, which no other command needs (a quarter second).
+    from controlroom.local.world import load_event, restamp
+
     event = load_event(Path(args.event_file))
     if args.now:
         event = restamp(event)
