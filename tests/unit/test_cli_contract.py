@@ -334,6 +334,28 @@ def test_fire_that_starts_nothing_fails_on_stderr_or_names_the_incident_it_folde
     assert document["duplicate_of"] == "inc-00000000000000b1" and document["executions"] == []
 
 
+def test_fire_wait_past_its_timeout_exits_1_naming_the_state_it_is_stuck_in(engine, monkeypatch, capsys):
+    def stuck(execution_arn: str, timeout: float = 120.0) -> ExecutionView:
+        raise TimeoutError(f"{execution_arn} still RUNNING after {timeout:.0f}s (in state WaitForApproval)")
+
+    monkeypatch.setattr(engine, "wait", stuck)
+    assert cli.main(["fire", EVENT, "--wait", "--timeout", "5", "--json"]) == cli.EXIT_FAILED
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        captured.err == f"controlroom: error: {EXECUTION} still RUNNING after 5s (in state WaitForApproval)\n"
+    )
+
+
+def test_ctrl_c_exits_130_quietly(engine, monkeypatch, capsys):
+    def interrupted(status: Any = None) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "incidents", interrupted)
+    assert cli.main(["incidents"]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr() == ("", "")
+
+
 AUDIT_KEYS = {"chain_id", "ok", "records", "status", "first_bad_seq", "reason", "legacy_records"}
 
 

@@ -187,7 +187,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "controlroom fire events/alarm_lambda_errors.json --now --wait --json | jq -r '.executions[0].end_state'",
         ],
         "Exit 0 when the event started an execution (or folded into an open incident); with --wait, exit 0 only\n"
-        "when every execution it started ended Resolved, else 1.",
+        "when every execution it started ended Resolved, else 1 (also when one is still running after --timeout).",
     )
     fire.add_argument("event_file", help="an EventBridge event as JSON (see events/)")
     fire.add_argument("--now", action="store_true", help="set the event's timestamps to now")
