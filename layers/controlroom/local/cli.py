@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controlroom.local import autonomy_cli, operate_cli, render, scorecard_cli
+from controlroom.local import autonomy_cli, operate_cli, scorecard_cli
 from controlroom.local.cli_output import (
     EXIT_CLOSED_PIPE,
     EXIT_CODES_HELP,
@@ -159,7 +159,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         found = trace.load(_client(), args.incident_id)
     except IncidentNotFound as exc:
         print(f"controlroom: error: not found: {exc}", file=sys.stderr)
-        return 4  # the CLI's "not found" exit code
+        return EXIT_NOT_FOUND
     print(found.to_json() if args.json else trace_text.render(found, verbose=args.verbose))
     return EXIT_OK
 
