@@ -32,7 +32,6 @@ from controlroom.local.cli_output import (
     silence_stdout,
 )
 from controlroom.local.client import EngineClient
-from controlroom.local.operate_cli import decide as _decide
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -46,7 +45,6 @@ __all__ = [
     "EXIT_OK",
     "EXIT_UNKEYED",
     "EXIT_USAGE",
-    "_decide",
     "main",
 ]
 
