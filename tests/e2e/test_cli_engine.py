@@ -155,7 +155,7 @@ def test_unknown_ids_are_not_found_not_broken(client, capsys):
     ):
         code, out, err = _run(capsys, *argv)
         assert (code, out) == (cli.EXIT_NOT_FOUND, ""), argv
-        assert err.startswith("controlroom: error: no ") and "Traceback" not in err
+        assert err.startswith("controlroom: error: not found: no ") and "Traceback" not in err
 
 
 def _closed_pipe_run(home: Path, *argv: str) -> subprocess.CompletedProcess[bytes]:

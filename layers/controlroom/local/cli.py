@@ -150,14 +150,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from controlroom.errors import IncidentNotFound
     from controlroom.local import trace, trace_text
 
-    try:
-        found = trace.load(_client(), args.incident_id)
-    except IncidentNotFound as exc:
-        print(f"controlroom: error: not found: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
+    found = trace.load(_client(), args.incident_id)  # IncidentNotFound: "not found", exit 4 (cli_output)
     print(found.to_json() if args.json else trace_text.render(found, verbose=args.verbose))
     return EXIT_OK
 

@@ -125,5 +125,7 @@ def run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
         expected = exit_code_of(exc)
         if expected is None:
             raise
-        error(str(exc) or type(exc).__name__)
+        message = str(exc) or type(exc).__name__
+        # Scripts and people grep for it: every unknown id reads "not found: no incident inc-...".
+        error(f"not found: {message}" if expected == EXIT_NOT_FOUND else message)
         return expected
