@@ -76,7 +76,7 @@ def test_an_incident_driven_end_to_end_through_the_cli(client, capsys):
     # And `approvals` says what approving would do, how risky it is and how long is left
     (row,) = _json(capsys, "approvals", "--json")["approvals"]
     assert row["approval_id"] == approval.approval_id and row["incident_id"] == incident_id
-    assert row["action"] == "rollback lambda alias lambda:checkout-api:live from 2 to 1"
+    assert row["action"] == "Roll back checkout-api alias live from v2 to v1"
     assert row["risk"] == "medium" and row["seconds_left"] > 60 and row["expired"] is False
     # And the inbox holds the email with its signed link
     emails = _json(capsys, "inbox", "--json")["emails"]

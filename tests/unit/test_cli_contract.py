@@ -254,9 +254,7 @@ def test_approvals_json_hides_expired_ones_and_says_how_many(engine, capsys):
     assert set(row) == APPROVAL_KEYS
     assert row["approval_id"] == LIVE and row["expired"] is False
     assert row["alarm_name"] == "checkout-errors" and row["environment"] == "prod"
-    assert row["action"] == (
-        "rollback lambda alias lambda:checkout-api:live from 2 to 1; notify only notification"
-    )
+    assert row["action"] == "Roll back checkout-api alias live from v2 to v1 (and 1 more action)"
     assert row["risk"] == "medium"  # the highest of medium and none
     assert (row["approvals"], row["required_approvals"]) == (1, 2)
     assert 29 * 60 < row["seconds_left"] <= 30 * 60
@@ -272,7 +270,7 @@ def test_approvals_all_shows_expired_ones_and_text_shows_risk_votes_and_time_lef
     live_line = next(line for line in out.splitlines() if line.startswith(LIVE))
     assert " medium " in live_line and " 1/2 " in live_line and "checkout-errors" in live_line
     assert "29m" in live_line or "30m" in live_line
-    assert "from 2 to 1" in out and STALE not in out
+    assert "from v2 to v1" in out and STALE not in out
     assert "1 expired approval(s) hidden; --all shows them" in out
 
 

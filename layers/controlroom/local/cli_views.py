@@ -10,16 +10,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlroom.approval.wording import headline, risk_of_brief
 from controlroom.contracts import ApprovalRecord, utcnow
-from controlroom.contracts.approval import ApprovalBrief, BriefAction
+from controlroom.contracts.approval import ApprovalBrief
 from controlroom.store import IncidentItem
-
-_RISK_ORDER = ("none", "low", "medium", "high")
-# The parameter pairs that say what an action moves from and to, per action type of the catalog.
-_FROM_TO = (
-    ("from_version", "target_version"),
-    ("from_task_definition", "target_task_definition"),
-)
 
 
 class _View(BaseModel):
@@ -54,8 +48,12 @@ class ApprovalRow(_View):
     incident_id: str
     environment: str | None = Field(None, description="null when the approval's brief is missing")
     alarm_name: str | None = None
-    action: str | None = Field(None, description="The plan's actions, one sentence each, joined by '; '.")
-    risk: str | None = Field(None, description="The highest risk among its actions: none, low, medium, high.")
+    action: str | None = Field(
+        None, description="The action awaiting approval in one sentence, as the approval page words it."
+    )
+    risk: str | None = Field(
+        None, description="The highest risk among the actions awaiting approval: none, low, medium, high."
+    )
     approvals: int = Field(..., description="Approve votes so far.")
     required_approvals: int
     approvers: list[str]
@@ -124,29 +122,19 @@ def incident_row(item: IncidentItem) -> IncidentRow:
     )
 
 
-def action_sentence(action: BriefAction) -> str:
-    """``rollback lambda alias lambda:checkout-api:live from 2 to 1``: what an approver allows, in a line."""
-    sentence = f"{action.action_type.replace('_', ' ')} {action.target}"
-    for before, after in _FROM_TO:
-        if before in action.parameters and after in action.parameters:
-            return f"{sentence} from {action.parameters[before]} to {action.parameters[after]}"
-    return sentence
-
-
 def approval_row(
     record: ApprovalRecord, brief: ApprovalBrief | None, now: datetime | None = None
 ) -> ApprovalRow:
     now = now or utcnow()
     left = max(0, int((record.expires_at - now).total_seconds()))
-    actions = brief.actions if brief else []
-    risks = [action.risk for action in actions if action.risk in _RISK_ORDER]
     return ApprovalRow(
         approval_id=record.approval_id,
         incident_id=record.incident_id,
         environment=brief.environment if brief else None,
         alarm_name=brief.alarm_name if brief else None,
-        action="; ".join(action_sentence(action) for action in actions) if actions else None,
-        risk=max(risks, key=_RISK_ORDER.index) if risks else None,
+        # The approval page's and the email's own words, so the three never disagree.
+        action=headline(brief) if brief else None,
+        risk=risk_of_brief(brief) if brief and brief.actions else None,
         approvals=sum(vote.verdict == "approve" for vote in record.votes),
         required_approvals=record.required_approvals,
         approvers=list(record.approvers),
