@@ -51,6 +51,10 @@ class ApprovalNotFound(ControlroomError):
     """No approval with that id exists."""
 
 
+class DeploymentNotFound(ControlroomError):
+    """No deployment with that id exists (no status item and no decision record)."""
+
+
 class ApprovalAlreadyDecided(ControlroomError):
     """The approval was decided before (the first decision wins)."""
 

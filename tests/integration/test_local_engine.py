@@ -122,7 +122,7 @@ def test_fire_with_a_bad_event_file_names_the_problem(tmp_path, capsys):
 
 def test_commands_without_a_running_engine_say_how_to_start_one(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("controlroom.local.client.state_dir", lambda: tmp_path)
-    assert cli.main(["approvals"]) == cli.EXIT_USAGE
+    assert cli.main(["approvals"]) == cli.EXIT_NO_ENGINE
     assert "controlroom up" in capsys.readouterr().err
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from controlroom.local.cli import EXIT_FAILED, EXIT_OK, EXIT_UNKEYED, main
+from controlroom.local.cli import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_UNKEYED, main
 from controlroom.runtime.stores import stores
 
 CHAIN = "inc-00000000000000c1"
@@ -52,3 +52,20 @@ def test_previous_format_chain_is_reported_unkeyed_not_ok(aws, capsys):
     # Then the CLI says so, with its own exit code, and never "OK"
     assert code == EXIT_UNKEYED
     assert "UNKEYED" in out and "OK" not in out
+
+
+def test_verify_of_an_id_nothing_was_audited_under_is_not_found_not_broken(aws, capsys):
+    # Given a deployed-style table with another incident's chain in it
+    _deployed_alias(aws)
+    stores().audit.append(CHAIN, "decision", "agent:x", {"n": 1})
+    # When an operator verifies an id with no record (a typo, another environment's incident)
+    code = main(
+        ["audit", "verify", "inc-00000000000000ff", "--table", aws.audit_table, "--region", "us-east-1"]
+    )
+    captured = capsys.readouterr()
+    # Then it is "not found" (exit 4) on stderr, never BROKEN: nothing was tampered with
+    assert code == EXIT_NOT_FOUND
+    assert captured.out == "" and "BROKEN" not in captured.err
+    assert captured.err == (
+        "controlroom: error: audit chain inc-00000000000000ff: not found: no audit record was written under this id\n"
+    )

@@ -8,9 +8,8 @@ import getpass
 from controlroom.autonomy import SwitchState, interpret
 from controlroom.autonomy.control import flip, read_value
 from controlroom.contracts.policy import AutonomyMode
+from controlroom.local.cli_output import EXIT_OK, add_command
 from controlroom.local.client import EngineClient
-
-EXIT_OK = 0
 
 
 def _deploy_mode(client: EngineClient) -> AutonomyMode:
@@ -55,16 +54,29 @@ def cmd_autonomy(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``autonomy`` (and ``scorecard``) subcommands to the ``controlroom`` parser."""
-    autonomy = sub.add_parser("autonomy", help="the environment's kill switch and autonomy mode")
+    autonomy = add_command(
+        sub,
+        "autonomy",
+        "the environment's kill switch and autonomy mode",
+        ["controlroom autonomy status", "controlroom autonomy halt --reason 'bad deploy in flight'"],
+    )
     autonomy_sub = autonomy.add_subparsers(dest="autonomy_command", required=True)
-    for name, text in (
-        ("halt", "stop controlroom acting now: nothing executes, incidents escalate as halted"),
-        ("resume", "let controlroom act again (as its autonomy mode allows)"),
+    for name, text, example in (
+        (
+            "halt",
+            "stop controlroom acting now: nothing executes, incidents escalate as halted",
+            "controlroom autonomy halt --reason 'investigating INC-42'",
+        ),
+        (
+            "resume",
+            "let controlroom act again (as its autonomy mode allows)",
+            "controlroom autonomy resume --mode supervised --reason 'INC-42 closed'",
+        ),
     ):
-        command = autonomy_sub.add_parser(name, help=text)
+        command = add_command(autonomy_sub, name, text, [example])
         command.add_argument("--reason", default="", help="why (kept in the switch and the audit record)")
         command.add_argument("--mode", choices=[m.value for m in AutonomyMode], help="also set the mode")
         command.set_defaults(func=cmd_autonomy)
-    autonomy_sub.add_parser("status", help="halted or running, the mode, who flipped it").set_defaults(
-        func=cmd_autonomy
-    )
+    add_command(
+        autonomy_sub, "status", "halted or running, the mode, who flipped it", ["controlroom autonomy status"]
+    ).set_defaults(func=cmd_autonomy)

@@ -1,38 +1,89 @@
-"""The `controlroom` command: run the local engine and operate incidents on it."""
+"""The `controlroom` command: run the local engine and operate incidents on it.
+
+Every read command takes --json (one JSON document on stdout); errors go to stderr as
+`controlroom: error: ...`; the exit codes are the constants of ``cli_output`` (listed by --help).
+"""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from controlroom.errors import ControlroomError
-from controlroom.local import autonomy_cli, render, scorecard_cli
-from controlroom.local.client import EngineClient, EngineNotRunning
-from controlroom.local.world import load_event, restamp
+from controlroom.local import autonomy_cli, operate_cli, scorecard_cli
+from controlroom.local.cli_output import (
+    EXIT_CLOSED_PIPE,
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_ENGINE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNKEYED,
+    EXIT_USAGE,
+    add_command,
+    run,
+    silence_stdout,
+)
+from controlroom.local.client import EngineClient
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# `audit verify` on a chain in the previous format: consistent, but not tamper-evident, so not a pass.
-# It prints UNKEYED and exits like any other failed check (3 is kept for "no engine running").
-EXIT_UNKEYED = EXIT_FAILED
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+__all__ = [
+    "EXIT_CLOSED_PIPE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_FOUND",
+    "EXIT_NO_ENGINE",
+    "EXIT_OK",
+    "EXIT_UNKEYED",
+    "EXIT_USAGE",
+    "main",
+]
+
+DESCRIPTION = """Run controlroom's local engine and operate incidents on it.
+
+Every read command takes --json: one JSON document on stdout, nothing else there. Errors go to
+stderr as `controlroom: error: ...`. `controlroom COMMAND --help` shows a command's examples."""
+
+EXAMPLES = """examples:
+  controlroom up                                       # the local engine, until Ctrl-C
+  controlroom fire events/alarm_lambda_errors.json --now --wait
+  controlroom incidents --status AWAITING_APPROVAL
+  controlroom approvals --json | jq -r '.approvals[].approval_id'
+  controlroom approve APPROVAL_ID --comment "checked the graphs"
+  controlroom trace INCIDENT_ID
+  controlroom audit verify INCIDENT_ID || echo "not verified: exit $?"
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a closed stdout under --help or --version is reported (exit 141), not ignored."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse swallows OSError here, which would make `controlroom --help | head -c0` exit 0.
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def _client() -> EngineClient:
-    return EngineClient.from_state_file()
+    return operate_cli.client()
 
 
-def _decide(client: EngineClient, approval_id: str, verdict: str, comment: str) -> int:
-    outcome = client.decide(approval_id, verdict, f"cli:{getpass.getuser()}", comment)
-    if outcome.decided:
-        print(f"{approval_id}: {outcome.outcome} (decided by {outcome.approver}); the flow resumes")
-    else:
-        print(f"{approval_id}: vote recorded, {outcome.approvals_missing} more approval(s) needed")
-    return EXIT_OK
+def _version() -> str:
+    try:
+        return metadata.version("controlroom")
+    except metadata.PackageNotFoundError:  # running from a checkout that was never pip-installed
+        from controlroom import __version__
+
+        return str(__version__)
 
 
 class _Terminated(Exception):
@@ -98,73 +149,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_fire(args: argparse.Namespace) -> int:
-    event = load_event(Path(args.event_file))
-    if args.now:
-        event = restamp(event)
-    client = _client()
-    started = client.fire(event)
-    if not started:
-        print(
-            "no rule matched this event: EventBridge started nothing (the rule wants source aws.cloudwatch, "
-            "detail-type 'CloudWatch Alarm State Change', state ALARM and an opted-in alarm name)"
-        )
-        return EXIT_FAILED
-    for arn in started:
-        print(f"started {arn}")
-        if args.wait:
-            view = client.wait(arn, timeout=args.timeout)
-            print(f"  {view.status} at {view.terminal_state}" + (f": {view.error}" if view.error else ""))
-    return EXIT_OK
-
-
-def cmd_approvals(args: argparse.Namespace) -> int:
-    client = _client()
-    print(render.approvals(client.pending_approvals(), client.gateway_url))
-    return EXIT_OK
-
-
-def cmd_inbox(args: argparse.Namespace) -> int:
-    emails = _client().inbox()
-    if not emails:
-        print("the local inbox is empty: no approval email was sent yet")
-    for email in emails:
-        print(f"to {', '.join(email['to'])}: {email['subject']}")
-        for link in email["links"]:
-            print(f"  {link}")
-    return EXIT_OK
-
-
 def cmd_trace(args: argparse.Namespace) -> int:
-    from controlroom.errors import IncidentNotFound
     from controlroom.local import trace, trace_text
 
-    try:
-        found = trace.load(_client(), args.incident_id)
-    except IncidentNotFound as exc:
-        print(f"controlroom: error: not found: {exc}", file=sys.stderr)
-        return 4  # the CLI's "not found" exit code
+    found = trace.load(_client(), args.incident_id)  # IncidentNotFound: "not found", exit 4 (cli_output)
     print(found.to_json() if args.json else trace_text.render(found, verbose=args.verbose))
     return EXIT_OK
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    if args.table:
-        from controlroom.store.remote import verify_deployed
-
-        report = verify_deployed(args.incident_id, table=args.table, region=args.region, key=args.key)
-    else:
-        report = _client().verify_audit(args.incident_id)
-    print(render.audit(report))
-    if report.ok:
-        return EXIT_OK
-    return EXIT_UNKEYED if report.status == "unkeyed" else EXIT_FAILED
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from controlroom.llm.replay import replay_incident
 
     client = _client()
+    client.incident(args.incident_id)  # an unknown id is "not found" (4), not "nothing to replay"
     # Replay runs Diagnose and Plan here, against the engine's tables.
     os.environ.update(
         {
@@ -224,8 +221,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="controlroom", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(
+        prog="controlroom",
+        description=DESCRIPTION,
+        epilog=EXAMPLES + "\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"controlroom {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser(
         "demo", help="synthesize, deploy locally, fire the sample alarm, approve, show the timeline"
     )
@@ -269,25 +272,15 @@ def _parser() -> argparse.ArgumentParser:
         help="synthesize again even if build/cdk.out.cache holds a synthesis of the same inputs",
     )
     up.set_defaults(func=cmd_up)
-    fire = sub.add_parser("fire", help="put an event on the local EventBridge bus")
-    fire.add_argument("event_file")
-    fire.add_argument("--now", action="store_true", help="set the event's timestamps to now")
-    fire.add_argument("--wait", action="store_true", help="wait for the execution to finish")
-    fire.add_argument("--timeout", type=float, default=120.0)
-    fire.set_defaults(func=cmd_fire)
-    sub.add_parser("approvals", help="list pending approvals").set_defaults(func=cmd_approvals)
-    sub.add_parser("inbox", help="approval emails sent by the local engine, with their links").set_defaults(
-        func=cmd_inbox
+    operate_cli.register(sub)
+    replay = add_command(
+        sub,
+        "replay",
+        "re-run Diagnose and Plan with the incident's recorded model answers",
+        ["controlroom replay inc-3f2a9c0d11e84b7a"],
+        "Exit 0 when every replayed decision is the recorded one, 1 when one differs, 4 for an unknown incident.",
     )
-    for verdict in ("approve", "reject"):
-        decide = sub.add_parser(verdict, help=f"{verdict} a pending approval as cli:<user>")
-        decide.add_argument("approval_id")
-        decide.add_argument("--comment", default="")
-        decide.set_defaults(func=lambda a, v=verdict: _decide(_client(), a.approval_id, v, a.comment))
-    replay = sub.add_parser(
-        "replay", help="re-run Diagnose and Plan with the incident's recorded model answers"
-    )
-    replay.add_argument("incident_id")
+    replay.add_argument("incident_id", help="the incident (inc-...) whose model exchanges to replay")
     replay.set_defaults(func=cmd_replay)
     from controlroom.local.deploy_cli import register as register_deploy
 
@@ -316,22 +309,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also show each step's context passed and left out, and its tools",
     )
     trace.set_defaults(func=cmd_trace)
-    audit = sub.add_parser("audit", help="audit chain tools")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser(
-        "verify",
-        help="recompute an incident's hash chain and check its keyed head "
-        "(exit 0 verified, 1 broken, 3 previous unkeyed format)",
-    )
-    verify.add_argument("incident_id")
-    verify.add_argument(
-        "--table", help="a deployed environment's audit table (e.g. controlroom-prod-audit) instead of local"
-    )
-    verify.add_argument("--region", help="its region (default: the AWS SDK's)")
-    verify.add_argument(
-        "--key", help="the audit HMAC key (id, ARN or alias; default alias/<table>, as the CDK app names it)"
-    )
-    verify.set_defaults(func=cmd_audit_verify)
+    operate_cli.register_audit(sub)
     from controlroom.local.rca_eval import register_eval
 
     register_eval(sub)
@@ -341,17 +319,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.func
+    """The console script: run one command and return its exit code (see ``cli_output``)."""
+    parser = _parser()
     try:
-        return handler(args)
-    except (EngineNotRunning, ValueError, FileNotFoundError, ControlroomError, OSError, TimeoutError) as exc:
-        print(f"controlroom {args.command}: {exc}", file=sys.stderr)
-        return (
-            EXIT_USAGE if isinstance(exc, ValueError | EngineNotRunning | FileNotFoundError) else EXIT_FAILED
-        )
-    except KeyboardInterrupt:
-        return 130
+        args = parser.parse_args(argv)
+    except SystemExit:
+        # --help and --version print, then exit; a closed pipe must not turn that into a traceback.
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()
+            return EXIT_CLOSED_PIPE
+        raise
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_CLOSED_PIPE
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from typing import Any
 
 import boto3
 
-from controlroom.contracts import ApprovalRecord, DecisionRecord
+from controlroom.contracts import ApprovalRecord, DecisionRecord, IncidentStatus
+from controlroom.contracts.approval import ApprovalBrief
+from controlroom.errors import ApprovalNotFound, IncidentNotFound
 from controlroom.local.paths import state_dir
 from controlroom.store import AuditVerification, DynamoAuditLog, DynamoCheckpointStore, IncidentItem
 from controlroom.store.audit_key import KmsChainKey
@@ -74,6 +76,7 @@ class EngineClient:
 
     def inbox(self) -> list[dict[str, Any]]:
         """The approval emails the engine sent, read from its gateway with the state file's token."""
+        import urllib.error
         import urllib.request
 
         from controlroom.local.engine import INBOX_PATH
@@ -81,8 +84,16 @@ class EngineClient:
         request = urllib.request.Request(
             self.gateway_url.rstrip("/") + INBOX_PATH, headers={"Authorization": f"Bearer {self.inbox_token}"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            emails: list[dict[str, Any]] = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                emails: list[dict[str, Any]] = json.loads(response.read())
+        except urllib.error.HTTPError:
+            raise  # the gateway answered: a refusal, not an engine that is down
+        except urllib.error.URLError as exc:
+            raise EngineNotRunning(
+                f"the local engine's gateway at {self.gateway_url} does not answer ({exc.reason});"
+                " start one with `controlroom up`"
+            ) from exc
         return emails
 
     def aws(self, service: str) -> Any:
@@ -243,9 +254,30 @@ class EngineClient:
                 return links
             time.sleep(0.1)
 
-    # timeline and audit ------------------------------------------------------------------------
+    def approval_brief(self, approval_id: str) -> ApprovalBrief | None:
+        """What the approver is shown; None for an approval stored without one."""
+        try:
+            return self.checkpoint.approval_brief(approval_id)
+        except ApprovalNotFound:
+            return None
+
+    # incidents, timeline and audit -------------------------------------------------------------
     def incident(self, incident_id: str) -> IncidentItem:
         return self.checkpoint.get_incident(incident_id)
+
+    def incidents(self, status: IncidentStatus | None = None) -> list[IncidentItem]:
+        """Every incident in the engine's checkpoint table (``status`` only, if given), newest first."""
+        from controlroom.autonomy.history import incident_ids
+
+        items = []
+        for incident_id in incident_ids(self.checkpoint._table):
+            try:
+                item = self.checkpoint.get_incident(incident_id)
+            except IncidentNotFound:
+                continue  # expired (TTL) between the scan and the read
+            if status is None or item.status is status:
+                items.append(item)
+        return sorted(items, key=lambda item: item.incident.opened_at, reverse=True)
 
     def timeline(self, incident_id: str) -> list[DecisionRecord]:
         return sorted(self.checkpoint.steps(incident_id), key=lambda record: record.step)

@@ -11,10 +11,11 @@ from typing import Any
 
 from controlroom.contracts import DecisionRecord
 from controlroom.contracts.deployment import DEPLOYMENT_REQUESTED, DEPLOYMENT_SOURCE
+from controlroom.errors import DeploymentNotFound
 from controlroom.local import render
+from controlroom.local.cli_output import EXIT_FAILED, EXIT_OK, add_command
 from controlroom.local.client import EngineClient
 
-EXIT_OK, EXIT_FAILED = 0, 1
 EXPECTED_TERMINAL = {"healthy": "Promoted", "regression": "RolledBack"}
 
 
@@ -125,7 +126,11 @@ def timeline(deployment_id: str, status: dict[str, Any] | None, records: list[De
 
 
 def trace_deployment(client: EngineClient, deployment_id: str) -> str:
-    return timeline(deployment_id, Deployments(client).status(deployment_id), client.timeline(deployment_id))
+    """The deployment's timeline; DeploymentNotFound when neither its status nor any step was recorded."""
+    status, records = Deployments(client).status(deployment_id), client.timeline(deployment_id)
+    if status is None and not records:
+        raise DeploymentNotFound(f"no deployment {deployment_id}")
+    return timeline(deployment_id, status, records)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -197,16 +202,23 @@ def run_deployment_demo(outcome: str, port: int = 0) -> int:
 
 def register(sub: Any) -> None:
     """Add `controlroom deploy` to the CLI's subcommands."""
-    deploy = sub.add_parser(
-        "deploy", help="request a canary deployment of FUNCTION's version on the local engine"
+    deploy = add_command(
+        sub,
+        "deploy",
+        "request a canary deployment of FUNCTION's version on the local engine",
+        [
+            "controlroom deploy orders-api --version 3",
+            "controlroom deploy orders-api --version 3 --sha256 BASE64SHA --wait",
+        ],
+        "With --wait, exit 0 when the candidate was promoted (or would have been, in shadow mode), else 1.",
     )
-    deploy.add_argument("function_name", metavar="FUNCTION")
+    deploy.add_argument("function_name", metavar="FUNCTION", help="the Lambda function to deploy")
     deploy.add_argument("--version", required=True, help="the candidate version (published)")
-    deploy.add_argument("--alias", default="live")
+    deploy.add_argument("--alias", default="live", help="the alias the canary shifts (default live)")
     deploy.add_argument("--sha256", help="expected CodeSha256 of the candidate (base64)")
     deploy.add_argument("--break-glass", action="store_true", help="ask to deploy during a change freeze")
     deploy.add_argument("--wait", action="store_true", help="wait for the deployment to finish")
-    deploy.add_argument("--timeout", type=float, default=300.0)
+    deploy.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits (default 300)")
     deploy.set_defaults(func=cmd_deploy)
 
 

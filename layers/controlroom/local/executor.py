@@ -130,14 +130,11 @@ class _ThreadAwareStdout(io.TextIOBase):
         (getattr(_local, "sink", None) or self._terminal).flush()
 
 
-_stdout_installed = False
-
-
 def _install_stdout() -> None:
-    global _stdout_installed
-    if not _stdout_installed:
+    # Checked on every invocation, not once: whoever replaced sys.stdout since (pytest's capture,
+    # contextlib.redirect_stdout around a CLI command) would otherwise receive the handlers' EMF and logs.
+    if not isinstance(sys.stdout, _ThreadAwareStdout):
         sys.stdout = _ThreadAwareStdout(sys.stdout)
-        _stdout_installed = True
 
 
 @dataclass

@@ -27,8 +27,11 @@ SeriesKey = tuple[str, str, str]
 """(node, metric, statistic) as metrics.csv's three header rows name a column."""
 
 
-class RcaDatasetError(ControlroomError):
-    """A directory does not follow the RCA dataset layout (names the file and what is wrong)."""
+class RcaDatasetError(ControlroomError, ValueError):
+    """A directory does not follow the RCA dataset layout (names the file and what is wrong).
+
+    Also a ValueError: it is bad input to `controlroom eval`, which exits 2 (usage) on it.
+    """
 
 
 @dataclass(frozen=True)

@@ -222,9 +222,23 @@ def main(directory: str, no_changes: bool, as_json: bool) -> int:
 
 def register_eval(sub: Any) -> None:
     """Add ``eval rca DIR [--no-changes] [--json]`` to the CLI's subcommands."""
-    evaluation = sub.add_parser("eval", help="measure the diagnosis on a dataset")
+    from controlroom.local.cli_output import add_command
+
+    evaluation = add_command(
+        sub, "eval", "measure the diagnosis on a dataset", ["controlroom eval rca datasets/petshop --json"]
+    )
     kinds = evaluation.add_subparsers(dest="eval_command", required=True)
-    rca = kinds.add_parser("rca", help="root-cause ranking on an RCA dataset layout (PetShop style)")
+    rca = add_command(
+        kinds,
+        "rca",
+        "root-cause ranking on an RCA dataset layout (PetShop style)",
+        [
+            "controlroom eval rca datasets/petshop",
+            "controlroom eval rca datasets/petshop --no-changes --json | jq .summary.overall",
+        ],
+        "Progress goes to stderr, one line per incident; --json prints {issues, summary} on stdout.\n"
+        "Exit 0 when every incident ran (recall is reported, not judged), 2 when DIR is not a dataset.",
+    )
     rca.add_argument("directory", help="dataset root, or one scenario directory (holding graph.csv)")
     rca.add_argument("--no-changes", action="store_true", help="serve an empty CloudTrail change feed")
     rca.add_argument("--json", action="store_true", help="print issues and summary as JSON on stdout")

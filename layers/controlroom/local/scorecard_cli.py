@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,12 @@ from controlroom.autonomy.history import incident_history, incident_ids
 from controlroom.autonomy.publish import publish
 from controlroom.autonomy.scorecard import PromotionCriteria, Scorecard, scorecard
 from controlroom.contracts import utcnow
+from controlroom.local.cli_output import EXIT_OK, add_command, emit_json
 from controlroom.local.client import EngineClient
 from controlroom.local.paths import repo_root
 from controlroom.store import DynamoAuditLog, DynamoCheckpointStore
 from controlroom.store.audit_key import KmsChainKey
 
-EXIT_OK = 0
 # How long after the alarm a human's change on the incident's resources counts as their answer to it.
 HUMAN_WINDOW = timedelta(hours=4)
 
@@ -110,14 +111,16 @@ def render(card: Scorecard, notes: list[str]) -> str:
 def cmd_scorecard(args: argparse.Namespace) -> int:
     environment, card, notes = build(args.env, args.days, load_criteria(args.criteria))
     if args.json:
-        print(
-            json.dumps({"environment": environment, **card.model_dump(mode="json"), "notes": notes}, indent=2)
-        )
+        emit_json({"environment": environment, **card.model_dump(mode="json"), "notes": notes})
     else:
         print(render(card, notes))
     if args.publish:
         cloudwatch = _sources(args.env)[4]
-        print(f"published {publish(cloudwatch, card, environment)} metric(s)")
+        # Under --json stdout holds the document only: the confirmation goes to stderr.
+        print(
+            f"published {publish(cloudwatch, card, environment)} metric(s)",
+            file=sys.stderr if args.json else sys.stdout,
+        )
     return EXIT_OK
 
 
@@ -131,14 +134,29 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``scorecard`` and ``answer`` to the ``controlroom`` parser."""
-    card = sub.add_parser("scorecard", help="proposals against what humans did, by action kind")
+    card = add_command(
+        sub,
+        "scorecard",
+        "proposals against what humans did, by action kind",
+        [
+            "controlroom scorecard",
+            "controlroom scorecard --days 7 --json | jq '.kinds[] | {action_kind, meets_criteria}'",
+            "controlroom scorecard --env prod --publish",
+        ],
+    )
     card.add_argument("--env", help="a deployed environment (AWS credentials); default: the local engine")
-    card.add_argument("--days", type=float, default=30.0)
-    card.add_argument("--json", action="store_true")
+    card.add_argument("--days", type=float, default=30.0, help="how many days back (default 30)")
+    card.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of text")
     card.add_argument("--criteria", help="promotion criteria JSON (default: cdk.json promotion_criteria)")
     card.add_argument("--publish", action="store_true", help="also put the figures as CloudWatch metrics")
     card.set_defaults(func=cmd_scorecard)
-    answer = sub.add_parser("answer", help="record what you did about an incident (for the scorecard)")
-    answer.add_argument("incident_id")
-    answer.add_argument("answer", choices=list(ANSWERS))
+    answer = add_command(
+        sub,
+        "answer",
+        "record what you did about an incident (for the scorecard)",
+        [f"controlroom answer inc-3f2a9c0d11e84b7a {next(iter(ANSWERS))}"],
+        "Exit 4 for an unknown incident.",
+    )
+    answer.add_argument("incident_id", help="the incident (inc-...)")
+    answer.add_argument("answer", choices=list(ANSWERS), help="what you did: " + ", ".join(ANSWERS))
     answer.set_defaults(func=cmd_answer)

@@ -32,13 +32,15 @@ class AuditVerification(BaseModel):
 
     ``status`` is ``verified`` (hashes, links and the keyed head agree), ``unkeyed`` (every record is in
     the previous format, written before chains were keyed: the hashes link, but anyone who could write
-    the table could have rewritten them consistently) or ``broken``. ``ok`` is True only for verified.
+    the table could have rewritten them consistently), ``broken``, or ``not_found`` (no record and no
+    head: nothing was ever audited under this id, which says nothing about tampering). ``ok`` is True
+    only for verified.
     """
 
     chain_id: str
     ok: bool
     records: int
-    status: Literal["verified", "unkeyed", "broken"] = "broken"
+    status: Literal["verified", "unkeyed", "broken", "not_found"] = "broken"
     first_bad_seq: int | None = None
     reason: str = ""
     legacy_records: int = 0
@@ -95,7 +97,9 @@ def verify_chain(
     """
     ordered = sorted(records, key=lambda r: r.seq)
     if not ordered and head is None:
-        return _broken(chain_id, 0, "no audit records for this id")
+        return AuditVerification(
+            chain_id=chain_id, ok=False, records=0, status="not_found", reason="no audit records for this id"
+        )
     problem = _walk(chain_id, ordered)
     if problem is not None:
         return problem
