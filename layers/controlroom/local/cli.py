@@ -229,8 +229,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"controlroom {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = sub.add_parser(
-        "demo", help="synthesize, deploy locally, fire the sample alarm, approve, show the timeline"
+    demo = add_command(
+        sub,
+        "demo",
+        "synthesize, deploy locally, fire the sample alarm, approve, show the trace",
+        [
+            "controlroom demo                                # asks you to approve, in this terminal",
+            "controlroom demo --decision approve             # no questions (CI, no terminal)",
+            "controlroom demo --flow deployment --outcome regression --decision approve",
+        ],
+        notes="Without --decision it needs a terminal to ask on, and says so at once when there is none.",
     )
     demo.add_argument(
         "--decision",
@@ -241,7 +249,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--protected", action="store_true", help="tag the service controlroom:protected (policy deny)"
     )
-    demo.add_argument("--flow", choices=["incident", "deployment"], default="incident")
+    demo.add_argument(
+        "--flow",
+        choices=["incident", "deployment"],
+        default="incident",
+        help="incident: an alarm handled end to end (default); deployment: a canary deployment with its SLO guard",
+    )
     demo.add_argument(
         "--no-cache",
         action="store_true",
@@ -255,7 +268,17 @@ def _parser() -> argparse.ArgumentParser:
         help="--flow deployment: canary the healthy candidate (Promoted) or the regressing one (RolledBack)",
     )
     demo.set_defaults(func=cmd_demo)
-    up = sub.add_parser("up", help="run the local engine until Ctrl-C")
+    up = add_command(
+        sub,
+        "up",
+        "run the local engine until Ctrl-C",
+        [
+            "controlroom up                                  # env local on port 4599, with the demo workload",
+            "controlroom up --env dev --no-world --port 0",
+            "controlroom up --cdk-out build/cdk.out.local    # deploy a synthesis you made",
+        ],
+        notes="Then, in another terminal: controlroom fire events/alarm_lambda_errors.json --now",
+    )
     up.add_argument(
         "--port", type=int, default=4599, help="port for local AWS (default: 4599; 0: a free one)"
     )

@@ -9,9 +9,7 @@ import sys
 import time
 from typing import Any
 
-from controlroom.contracts import DecisionRecord
 from controlroom.contracts.deployment import DEPLOYMENT_REQUESTED, DEPLOYMENT_SOURCE
-from controlroom.errors import DeploymentNotFound
 from controlroom.local import render
 from controlroom.local.cli_output import EXIT_FAILED, EXIT_OK, add_command
 from controlroom.local.client import EngineClient
@@ -103,34 +101,11 @@ def _id_of(execution_arn: str) -> str:
     return deployment_id_of(execution_arn)
 
 
-def timeline(deployment_id: str, status: dict[str, Any] | None, records: list[DecisionRecord]) -> str:
-    """The deployment's timeline: each agent, its decision and the version that ran it."""
-    lines = [
-        f"deployment {deployment_id}  status {(status or {}).get('status', 'unknown')}  "
-        f"flow {render.flow_revisions(records)}",
-        f"  {'#':>3}  {'agent':<17} {'status':<6} {'ms':>6}  {'version':<8} decision",
-    ]
-    for record in records:
-        decision = (
-            record.summary if record.status == "ok" else f"{record.error_type}: {record.error_message or ''}"
-        )
-        lines.append(
-            f"  {record.step:>3}  {record.agent:<17} {record.status:<6} {record.duration_ms:>6}  "
-            f"{render.version_label(record.function_version):<8} {' '.join(decision.split())[:110]}"
-        )
-        for note in record.notes:
-            lines.append(f"  {'':>3}  {'':<17} note: {note}")
-    if status and status.get("summary"):
-        lines.append(f"  outcome: {status['summary']}")
-    return "\n".join(lines)
-
-
 def trace_deployment(client: EngineClient, deployment_id: str) -> str:
-    """The deployment's timeline; DeploymentNotFound when neither its status nor any step was recorded."""
-    status, records = Deployments(client).status(deployment_id), client.timeline(deployment_id)
-    if status is None and not records:
-        raise DeploymentNotFound(f"no deployment {deployment_id}")
-    return timeline(deployment_id, status, records)
+    """The deployment's trace (steps, votes, waits, guard readings); IncidentNotFound for an unknown id."""
+    from controlroom.local import trace, trace_text
+
+    return trace_text.render(trace.load(client, deployment_id))
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
