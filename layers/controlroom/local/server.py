@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlroom.local import patches
+from controlroom.local.dynamodb_txn import patch_transactions
 
 
 def local_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
@@ -43,6 +44,9 @@ def make_dynamodb_writes_atomic() -> None:
     if _dynamodb_atomic:
         return
     from moto.dynamodb.models import DynamoDBBackend
+
+    # Under the lock below: a transaction's undo log must not interleave with another write.
+    patch_transactions()
 
     for name in _DYNAMODB_WRITES:
         original = getattr(DynamoDBBackend, name)
