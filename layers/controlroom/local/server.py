@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from controlroom.local import patches
+from controlroom.local import patches, transport
 from controlroom.local.dynamodb_txn import patch_transactions
 
 
@@ -108,7 +108,13 @@ class MotoServer:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._server = server
+        # Our in-process handlers (and the interpreter's task clients) reach it without TCP.
+        for origin in self._origins():
+            transport.register(origin, server._server.app)  # type: ignore[union-attr]
         return self
+
+    def _origins(self) -> tuple[str, str]:
+        return self.url, f"http://localhost:{self.port}"
 
     def reset(self) -> None:
         """Drop every resource in every moto backend (a clean account)."""
@@ -118,6 +124,8 @@ class MotoServer:
         patches.apply(self.url)
 
     def stop(self) -> None:
+        for origin in self._origins():
+            transport.unregister(origin)
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None
