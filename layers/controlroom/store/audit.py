@@ -35,7 +35,7 @@ __all__ = ["AuditHead", "AuditLog", "AuditRecord", "AuditVerification", "DynamoA
 
 
 class AuditRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     chain_id: str
     seq: int

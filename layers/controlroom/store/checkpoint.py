@@ -35,7 +35,7 @@ REJECTED_EVENT_TTL_SECONDS = 90 * 86400
 
 
 class IncidentItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     incident: IncidentRef
     status: IncidentStatus
