@@ -20,10 +20,14 @@ module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 watched = sys.argv[2].split(",")
 print(json.dumps(sorted({w for w in watched for name in sys.modules if name == w or name.startswith(w + ".")})))
 """
-# Heavy modules only some paths need, so no handler loads them at init: Powertools idempotency (only a real
-# change in Execute), and Cedar everywhere but the two agents that evaluate policy on every call.
-PATH_ONLY = ("aws_lambda_powertools.utilities.idempotency", "cedarpy")
-CEDAR_EVALUATORS = {"policy", "deploy_policy"}
+# Heavy modules only some paths or agents need, and the handlers that may load them at init: Powertools
+# idempotency (only a real change in Execute needs it), Cedar (the two agents that evaluate policy on every
+# call), the candidate ranking (Diagnose's; Plan shares the model-calling module with it).
+PATH_ONLY = {
+    "aws_lambda_powertools.utilities.idempotency": set(),
+    "cedarpy": {"policy", "deploy_policy"},
+    "controlroom.diagnosis": {"diagnose"},
+}
 # A handler under tracing Active, invoked once: which heavy modules are loaded before and after, and
 # the annotations on the segment the handler runs in.
 _TRACED_CALL = """
@@ -73,9 +77,7 @@ def test_a_handler_loads_without_the_xray_sdk_or_anthropic(handler: Path, tmp_pa
 
 @pytest.mark.parametrize("handler", HANDLERS, ids=[path.parent.name for path in HANDLERS])
 def test_a_handler_loads_no_module_only_some_paths_need(handler: Path, tmp_path: Path) -> None:
-    watched = [
-        name for name in PATH_ONLY if not (name == "cedarpy" and handler.parent.name in CEDAR_EVALUATORS)
-    ]
+    watched = [name for name, loaders in PATH_ONLY.items() if handler.parent.name not in loaders]
     # When Lambda imports the handler module (init phase), tracing Active
     result = subprocess.run(
         [sys.executable, "-c", _IMPORT, str(handler), ",".join(watched)],
