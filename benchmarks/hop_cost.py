@@ -15,6 +15,7 @@ import io
 import json
 import statistics
 import sys
+import threading
 import time
 import zipfile
 from collections import Counter
@@ -122,15 +123,33 @@ def _machine(sfn: Any, name: str, function_arn: str) -> str:
     return str(response["stateMachineArn"])
 
 
-def _run(sfn: Any, machine: str, state: dict[str, Any]) -> float:
-    started = time.perf_counter()
+_ended: dict[str, threading.Event] = {}
+
+
+def _signal_ends() -> None:
+    """Wake the benchmark when an execution ends, instead of polling (a poll is CPU the hop is charged)."""
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        _ended.setdefault(self.execution.exec_arn, threading.Event()).set()
+
+    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+
+
+def _run(sfn: Any, machine: str, state: dict[str, Any]) -> tuple[float, float]:
+    """Run one execution; wall seconds and CPU seconds of this process (every thread) while it ran."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(state))["executionArn"]
-    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - started
+    if not _ended.setdefault(arn, threading.Event()).wait(timeout=120):
+        raise RuntimeError(f"{machine}: still running after 120 s")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    status = sfn.describe_execution(executionArn=arn)["status"]
     if status != "SUCCEEDED":
         raise RuntimeError(f"{machine}: {status}")
-    return elapsed
+    return elapsed, cpu
 
 
 def _opened_state(lambda_: Any, function_name: str) -> dict[str, Any]:
@@ -140,6 +159,25 @@ def _opened_state(lambda_: Any, function_name: str) -> dict[str, Any]:
     if intake.get("outcome") != "opened":
         raise RuntimeError(f"intake did not open an incident: {intake}")
     return {"intake": intake}
+
+
+def _ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:5.1f} ms [{min(values) * 1000:5.1f}-{max(values) * 1000:5.1f}]"
+
+
+def _ratio(seconds: dict[str, list[float]]) -> tuple[float, float, float]:
+    """Median over median, and the min and max of the same-round ratios (each pair ran back to back)."""
+    per_round = [a / b for a, b in zip(seconds["agent"], seconds["bare"], strict=True)]
+    return (
+        statistics.median(seconds["agent"]) / statistics.median(seconds["bare"]),
+        min(per_round),
+        max(per_round),
+    )
+
+
+def _x(seconds: dict[str, list[float]]) -> str:
+    median, low, high = _ratio(seconds)
+    return f"x{median:.2f} [{low:.2f}-{high:.2f}]"
 
 
 def main(rounds: int = ROUNDS) -> int:
@@ -191,31 +229,32 @@ def main(rounds: int = ROUNDS) -> int:
             "agent": _machine(sfn, "bench-agent", _function(lambda_, "bench-agent", "hop_agent")),
         }
         state = _opened_state(lambda_, "bench-intake")
+        _signal_ends()
         for machine in machines.values():  # imports, client creation, first schema builds: not measured
             _run(sfn, machine, state)
-        seconds: dict[str, list[float]] = {"bare": [], "agent": []}
+        wall: dict[str, list[float]] = {"bare": [], "agent": []}
+        cpu: dict[str, list[float]] = {"bare": [], "agent": []}
         meter.reset()
         calls.clear()
         for _ in range(rounds):
             for kind, machine in machines.items():
-                seconds[kind].append(_run(sfn, machine, state) / HOPS)
+                elapsed, used = _run(sfn, machine, state)
+                wall[kind].append(elapsed / HOPS)
+                cpu[kind].append(used / HOPS)
         usage = meter.snapshot()
     finally:
         server.stop()
-    bare, agent = seconds["bare"], seconds["agent"]
-    per_round = [a / b for a, b in zip(agent, bare, strict=True)]
-    ratio = statistics.median(agent) / statistics.median(bare)
+    ratio = _ratio(cpu)[0]
     agent_hops = rounds * HOPS
-    print(f"one hop on the local engine: median [min-max] of {rounds} alternating rounds of {HOPS} hops each")
-    for kind, values in seconds.items():
-        print(
-            f"  {kind + ' hop':<10} {statistics.median(values) * 1000:6.1f} ms "
-            f"[{min(values) * 1000:5.1f}-{max(values) * 1000:5.1f}]"
-        )
-    verdict = "ok" if ratio <= BOUND else f"OVER x{BOUND}"
     print(
-        f"  agent / bare x{ratio:.2f} [{min(per_round):.2f}-{max(per_round):.2f}] (bound x{BOUND}) {verdict}"
+        f"one hop on the local engine: median [min-max] of {rounds} alternating rounds of {HOPS} hops each. "
+        "CPU time of the engine process decides the bound (wall time on a shared machine measures the "
+        "neighbours too)."
     )
+    for kind in ("bare", "agent"):
+        print(f"  {kind + ' hop':<10} CPU {_ms(cpu[kind])}   wall {_ms(wall[kind])}")
+    verdict = "ok" if ratio <= BOUND else f"OVER x{BOUND}"
+    print(f"  agent / bare CPU {_x(cpu)} (bound x{BOUND}) {verdict}   wall {_x(wall)}")
     trips = {op: u.calls / agent_hops for op, u in sorted(usage.items())}
     print(
         f"  DynamoDB round trips per agent hop: {sum(trips.values()):.1f} "

@@ -16,7 +16,8 @@ from controlroom.errors import ConfigurationError
 class Settings(BaseModel):
     """Every knob an agent reads from its environment; names are the environment variables."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: the schema is built by the first settings() call of a cold start, not at import.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     ENVIRONMENT: str = Field("local", pattern=r"^[a-z][a-z0-9-]{1,20}$")
     AUTONOMY_MODE: AutonomyMode = AutonomyMode.SUPERVISED

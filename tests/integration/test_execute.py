@@ -193,13 +193,13 @@ def test_no_change_when_the_intent_cannot_be_written(opened, lambda_context, mon
     audit = stores().audit
     append = audit.append
 
-    def refuse_intents(chain_id, kind, actor, payload):
+    def refuse_intents(chain_id, kind, actor, payload, **options):
         if kind == "action_intent":
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
                 "TransactWriteItems",
             )
-        return append(chain_id, kind, actor, payload)
+        return append(chain_id, kind, actor, payload, **options)
 
     monkeypatch.setattr(audit, "append", refuse_intents)
     calls = _count_calls("UpdateAlias")

@@ -17,8 +17,17 @@ _IMPORT = """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[2].split(",")))))
+watched = sys.argv[2].split(",")
+print(json.dumps(sorted({w for w in watched for name in sys.modules if name == w or name.startswith(w + ".")})))
 """
+# Heavy modules only some paths or agents need, and the handlers that may load them at init: Powertools
+# idempotency (only a real change in Execute needs it), Cedar (the two agents that evaluate policy on every
+# call), the candidate ranking (Diagnose's; Plan shares the model-calling module with it).
+PATH_ONLY = {
+    "aws_lambda_powertools.utilities.idempotency": set(),
+    "cedarpy": {"policy", "deploy_policy"},
+    "controlroom.diagnosis": {"diagnose"},
+}
 # A handler under tracing Active, invoked once: which heavy modules are loaded before and after, and
 # the annotations on the segment the handler runs in.
 _TRACED_CALL = """
@@ -63,6 +72,21 @@ def test_a_handler_loads_without_the_xray_sdk_or_anthropic(handler: Path, tmp_pa
         check=True,
     )
     # Then neither the X-Ray SDK nor the model SDK was imported
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=[path.parent.name for path in HANDLERS])
+def test_a_handler_loads_no_module_only_some_paths_need(handler: Path, tmp_path: Path) -> None:
+    watched = [name for name, loaders in PATH_ONLY.items() if handler.parent.name not in loaders]
+    # When Lambda imports the handler module (init phase), tracing Active
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT, str(handler), ",".join(watched)],
+        env=_lambda_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Then none of them was imported
     assert json.loads(result.stdout) == []
 
 

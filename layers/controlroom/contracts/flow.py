@@ -2,11 +2,12 @@
 
 The ASL passes the whole state to every agent; each input model names the parts that agent may
 read, so anything else is left out by construction (and listed as such in its decision record).
+The shared parts, and the inputs of Intake, Evidence and Verify, are in ``flow_base`` (re-exported here).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -15,58 +16,34 @@ from controlroom.contracts.base import LenientInput
 from controlroom.contracts.diagnosis import Diagnosis
 from controlroom.contracts.evidence import EvidenceBundle
 from controlroom.contracts.execution import ExecutionReport, VerifyResult
-from controlroom.contracts.incident import IncidentRef, IntakeResult
+from controlroom.contracts.flow_base import (
+    FLOW_PARTS,
+    EvidenceInput,
+    FlowControl,
+    FlowError,
+    IntakeInput,
+    VerifyInput,
+    _IncidentInput,
+)
+from controlroom.contracts.incident import IntakeResult
 from controlroom.contracts.plan import Plan
 from controlroom.contracts.policy import PolicyDecision
 
-FLOW_PARTS = (
-    "event",
-    "intake",
-    "evidence",
-    "diagnosis",
-    "plan",
-    "policy",
-    "approval",
-    "execution",
-    "verify",
-    "control",
-    "error",
-)
-
-
-class FlowControl(LenientInput):
-    handoffs: int = Field(0, ge=0)
-    verify_attempts: int = Field(0, ge=0)
-
-
-class FlowError(LenientInput):
-    """What a Catch put under $.error: the error name and its cause text."""
-
-    error: str | None = Field("", alias="Error")
-    # SendTaskFailure's cause can be absent (and moto 5.2.5 drops it): never reject a Catch result for that.
-    cause: str | None = Field("", alias="Cause")
-
-
-class _IncidentInput(LenientInput):
-    intake: IntakeResult
-    control: FlowControl = Field(default_factory=FlowControl)
-
-    @property
-    def incident(self) -> IncidentRef:
-        if self.intake.incident is None:
-            raise ValueError("the flow state has no open incident")
-        return self.intake.incident
-
-
-class IntakeInput(LenientInput):
-    # Any JSON: a non-object event must reach Intake's logic, which keeps it verbatim before rejecting it.
-    event: Any = None
-    execution_arn: str | None = None
-    control: FlowControl = Field(default_factory=FlowControl)
-
-
-class EvidenceInput(_IncidentInput):
-    pass
+__all__ = [
+    "FLOW_PARTS",
+    "CloseInput",
+    "DiagnoseInput",
+    "EscalateInput",
+    "EvidenceInput",
+    "ExecuteInput",
+    "FlowControl",
+    "FlowError",
+    "IntakeInput",
+    "PlanInput",
+    "PolicyInput",
+    "RequestApprovalInput",
+    "VerifyInput",
+]
 
 
 class DiagnoseInput(_IncidentInput):
@@ -96,10 +73,6 @@ class ExecuteInput(_IncidentInput):
     plan: Plan
     policy: PolicyDecision
     approval: ApprovalOutcome | None = None
-
-
-class VerifyInput(_IncidentInput):
-    execution: ExecutionReport
 
 
 class CloseInput(_IncidentInput):

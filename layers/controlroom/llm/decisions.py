@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from controlroom.agents.diagnose_graph import ranked_candidates
 from controlroom.contracts import CATALOG, Diagnosis, EvidenceBundle, IncidentRef, Plan, RunSsmAutomation
 from controlroom.contracts.flow import DiagnoseInput, PlanInput
 from controlroom.contracts.graph import Candidate
@@ -105,6 +104,9 @@ def _user_message(payload: dict[str, Any], ctx: AgentContext, tool_name: str) ->
 
 def diagnosis_task(request: DiagnoseInput, ctx: AgentContext) -> StructuredTask[Diagnosis]:
     """The Diagnose decision as a structured task (prompt diagnose.v1, tool record_diagnosis)."""
+    # Here, not at import: the ranking (controlroom.diagnosis) is Diagnose's, and Plan imports this module too.
+    from controlroom.agents.diagnose_graph import ranked_candidates
+
     known_refs = request.evidence.refs
     candidates = ranked_candidates(request.incident, request.evidence)[:MODEL_CANDIDATES]
 

@@ -10,7 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from controlroom.local import patches
+from controlroom.local import patches, transport
+from controlroom.local.dynamodb_txn import patch_transactions
 
 
 def local_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
@@ -43,6 +44,9 @@ def make_dynamodb_writes_atomic() -> None:
     if _dynamodb_atomic:
         return
     from moto.dynamodb.models import DynamoDBBackend
+
+    # Under the lock below: a transaction's undo log must not interleave with another write.
+    patch_transactions()
 
     for name in _DYNAMODB_WRITES:
         original = getattr(DynamoDBBackend, name)
@@ -104,7 +108,13 @@ class MotoServer:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._server = server
+        # Our in-process handlers (and the interpreter's task clients) reach it without TCP.
+        for origin in self._origins():
+            transport.register(origin, server._server.app)  # type: ignore[union-attr]
         return self
+
+    def _origins(self) -> tuple[str, str]:
+        return self.url, f"http://localhost:{self.port}"
 
     def reset(self) -> None:
         """Drop every resource in every moto backend (a clean account)."""
@@ -114,6 +124,8 @@ class MotoServer:
         patches.apply(self.url)
 
     def stop(self) -> None:
+        for origin in self._origins():
+            transport.unregister(origin)
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None

@@ -151,7 +151,7 @@ def _record(
     output: dict[str, Any] | None = None,
     error: BaseException | None = None,
 ) -> None:
-    """Append the decision record to the audit chain, then checkpoint it as a timeline step."""
+    """Append the decision record to the audit chain and checkpoint it as a timeline step, atomically."""
     if ctx.incident_id:
         # The logic may have learnt it (Intake opens or finds the incident, or names a rejected event's chain).
         _annotate(incident_id=ctx.incident_id)
@@ -178,7 +178,11 @@ def _record(
         "error_message": str(error)[:1000] if error else None,
     }
     provisional = DecisionRecord(step=0, **fields)
-    audit_record = ctx.stores.audit.append(
-        chain_id, "decision", f"agent:{ctx.agent}", provisional.model_dump(mode="json", exclude={"step"})
+    # One round trip: the timeline step rides in the audit append's transaction, numbered by its seq.
+    ctx.stores.audit.append(
+        chain_id,
+        "decision",
+        f"agent:{ctx.agent}",
+        provisional.model_dump(mode="json", exclude={"step"}),
+        also_write=lambda seq: [ctx.stores.checkpoint.step_put(provisional.model_copy(update={"step": seq}))],
     )
-    ctx.stores.checkpoint.put_step(provisional.model_copy(update={"step": audit_record.seq}))

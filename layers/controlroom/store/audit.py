@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import rfc8785
@@ -27,12 +28,14 @@ GENESIS_HASH = "0" * 64
 # The head lives in the chain's partition at a sort key no record uses (records start at 1).
 HEAD_SEQ = 0
 _MAX_APPEND_ATTEMPTS = 8
+# Items written in the same transaction as a record, built for the seq it gets (see DynamoAuditLog.append).
+AlsoWrite = Callable[[int], list[dict[str, Any]]]
 
 __all__ = ["AuditHead", "AuditLog", "AuditRecord", "AuditVerification", "DynamoAuditLog", "verify_chain"]
 
 
 class AuditRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     chain_id: str
     seq: int
@@ -87,7 +90,15 @@ class AuditLog(ABC):
     """Port: append records to a chain and read a chain back."""
 
     @abstractmethod
-    def append(self, chain_id: str, kind: str, actor: str, payload: dict[str, Any]) -> AuditRecord: ...
+    def append(
+        self,
+        chain_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        *,
+        also_write: AlsoWrite | None = None,
+    ) -> AuditRecord: ...
 
     @abstractmethod
     def records(self, chain_id: str) -> list[AuditRecord]: ...
@@ -151,7 +162,32 @@ class DynamoAuditLog(AuditLog):
             raise AuditChainBroken(f"audit chain {chain_id} has keyed records but no head item")
         return AuditHead(chain_id=chain_id, count=last.seq, last_hash=last.hash, mac="", schema_version=1)
 
-    def append(self, chain_id: str, kind: str, actor: str, payload: dict[str, Any]) -> AuditRecord:
+    def append(
+        self,
+        chain_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        *,
+        also_write: AlsoWrite | None = None,
+    ) -> AuditRecord:
+        """Append one record to the chain and move its head, in one TransactWriteItems.
+
+        Parameters
+        ----------
+        chain_id, kind, actor, payload
+            The record (docs/audit-ledger.md); the payload is redacted before it is stored.
+        also_write
+            Builds further TransactItems (``{"Put": {"TableName": ..., "Item": ...}}``, Python values) from
+            the seq the record gets, written in the same transaction: the record and, e.g., its timeline
+            step land together or not at all, in one round trip. Called again after a lost race (new seq).
+            They must carry no condition: a cancelled transaction is read as a race for the chain.
+
+        Returns
+        -------
+        AuditRecord
+            The record as stored.
+        """
         # Secrets never reach the table: redact first, then fix the payload's JSON form for hashing.
         clean_payload = json.loads(rfc8785.dumps(json.loads(canonical_json(redact_for_storage(payload)))))
         head = self._heads.get(chain_id) or self.head(chain_id)
@@ -164,10 +200,11 @@ class DynamoAuditLog(AuditLog):
                 last_hash=record.hash,
                 mac=self._key.mac(head_message(chain_id, record.seq, record.hash)),
             )
+            extra = also_write(record.seq) if also_write is not None else []
             try:
-                self._write(record, new_head, head)
+                self._write(record, new_head, head, extra)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                if exc.response["Error"]["Code"] != "TransactionCanceledException" or _extra_failed(exc):
                     raise
                 if head is not None and head.schema_version != LEGACY_SCHEMA_VERSION and _record_only(exc):
                     # The head still says where the chain ends, yet the next seq is taken: someone wrote
@@ -204,7 +241,13 @@ class DynamoAuditLog(AuditLog):
             hash=AuditRecord.compute_hash(chain_id, seq, kind, actor, recorded_at, payload, prev_hash),
         )
 
-    def _write(self, record: AuditRecord, new_head: AuditHead, old_head: AuditHead | None) -> None:
+    def _write(
+        self,
+        record: AuditRecord,
+        new_head: AuditHead,
+        old_head: AuditHead | None,
+        extra: list[dict[str, Any]],
+    ) -> None:
         head_put: dict[str, Any] = {"TableName": self._table.name, "Item": _head_item(new_head)}
         if old_head is None or old_head.schema_version == LEGACY_SCHEMA_VERSION:
             head_put["ConditionExpression"] = "attribute_not_exists(chain_id)"
@@ -223,6 +266,7 @@ class DynamoAuditLog(AuditLog):
                     }
                 },
                 {"Put": head_put},
+                *extra,
             ]
         )
 
@@ -245,10 +289,18 @@ class DynamoAuditLog(AuditLog):
         return verify_chain(chain_id, self.records(chain_id), self.head(chain_id), self._key)
 
 
+def _reasons(exc: ClientError) -> list[str]:
+    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+
+
 def _record_only(exc: ClientError) -> bool:
     """Whether only the record's condition failed (its seq exists) while the head's held."""
-    reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-    return reasons == ["ConditionalCheckFailed", "None"]
+    return _reasons(exc)[:2] == ["ConditionalCheckFailed", "None"]
+
+
+def _extra_failed(exc: ClientError) -> bool:
+    """Whether an item written alongside the record cancelled the transaction: not a race for the chain."""
+    return any(code != "None" for code in _reasons(exc)[2:])
 
 
 def _head_item(head: AuditHead) -> dict[str, Any]:

@@ -18,7 +18,7 @@ _LEGACY = 1
 class AuditHead(BaseModel):
     """Where a chain ends: its record count, the last record's hash, and the MAC over both."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     chain_id: str
     count: int

@@ -35,7 +35,7 @@ REJECTED_EVENT_TTL_SECONDS = 90 * 86400
 
 
 class IncidentItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     incident: IncidentRef
     status: IncidentStatus
@@ -200,16 +200,28 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
 
     # steps -------------------------------------------------------------------------------------
     def put_step(self, record: DecisionRecord) -> None:
+        self._table.put_item(Item=self._step_item(record))
+
+    def step_put(self, record: DecisionRecord) -> dict[str, Any]:
+        """The step as a TransactWriteItems Put, to be written with its audit record (``also_write``).
+
+        Parameters
+        ----------
+        record
+            The decision record, its ``step`` the audit record's seq.
+        """
+        return {"Put": {"TableName": self._table.name, "Item": self._step_item(record)}}
+
+    @staticmethod
+    def _step_item(record: DecisionRecord) -> dict[str, Any]:
         # Secrets in an agent's output or error message are not stored (the audit record is redacted alike).
         clean = DecisionRecord.model_validate(redact_for_storage(record.model_dump(mode="json")))
-        self._table.put_item(
-            Item={
-                "pk": f"INCIDENT#{record.incident_id}",
-                "sk": f"STEP#{record.step:05d}#{record.agent}",
-                "record": clean.model_dump_json(),
-                "schema_version": SCHEMA_VERSION,
-            }
-        )
+        return {
+            "pk": f"INCIDENT#{record.incident_id}",
+            "sk": f"STEP#{record.step:05d}#{record.agent}",
+            "record": clean.model_dump_json(),
+            "schema_version": SCHEMA_VERSION,
+        }
 
     def steps(self, incident_id: str) -> list[DecisionRecord]:
         items = self._query(

@@ -32,7 +32,7 @@ _LOCK_TTL_MARGIN_SECONDS = 86400
 class OpenResult(BaseModel):
     """What opening an incident found: a new lock, the caller's own lock again, or someone else's."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     opened: bool
     incident_id: str
@@ -44,7 +44,7 @@ class OpenResult(BaseModel):
 class DuplicateCount(BaseModel):
     """A duplicate folded into an incident: the count so far and whether an execution still works it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     incident_id: str
     duplicates: int

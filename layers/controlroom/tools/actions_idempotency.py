@@ -11,22 +11,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, cast
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    IdempotentHookFunction,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from typing import TYPE_CHECKING, Any, cast
 
 from controlroom.aws import client
 from controlroom.contracts import ActionResult
 from controlroom.errors import TransientDependencyError
 from controlroom.store.tables import CHECKPOINT_KEYS, CHECKPOINT_TTL_ATTRIBUTE
 from controlroom.tools.actions import AdapterContext, run_action
+
+if TYPE_CHECKING:
+    # Powertools' idempotency (with its jmespath functions and hashing) is a fifth of Execute's cold
+    # import, and only a real change needs it: dry runs, halts and refusals never load it.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 IDEMPOTENCY_PK = "IDEMPOTENCY#execute"
 KEY_PREFIX = "execute-action"
@@ -67,6 +64,8 @@ class _Deadline:
 
 
 def _config(remaining_ms: Callable[[], int]) -> IdempotencyConfig:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, IdempotentHookFunction
+
     # With the remaining time known, an attempt killed mid-change leaves an in-progress record that
     # expires with the invocation, so the next attempt can run (instead of waiting out the TTL).
     config = IdempotencyConfig(
@@ -78,6 +77,8 @@ def _config(remaining_ms: Callable[[], int]) -> IdempotencyConfig:
 
 @lru_cache(maxsize=8)
 def _persistence(table_name: str, dynamodb_client: Any) -> DynamoDBPersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     # Keyed on the (cached) client object too, so a new endpoint or test account gets a new layer.
     return DynamoDBPersistenceLayer(
         table_name=table_name,
@@ -131,6 +132,9 @@ def run_once(
     TransientDependencyError
         Throttling, or another attempt with the same key is still in progress.
     """
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     if adapter_ctx.dry_run:
         raise ValueError("run_once is for real changes; dry runs are not recorded for idempotency")
     guarded = idempotent_function(
