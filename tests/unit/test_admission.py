@@ -55,17 +55,18 @@ def starts(aws, monkeypatch) -> Starts:
 def test_a_retried_delivery_continues_its_own_incident(starts, lambda_context):
     # Given Intake took the lock and then died before starting the flow
     starts.fail = True
+    event = alarm()
     with pytest.raises(ConnectionError):
-        admission.handle(alarm(), lambda_context)
+        admission.handle(event, lambda_context)
     # When Lambda retries the same event
-    retried = admission.handle(alarm(), lambda_context)
+    retried = admission.handle(event, lambda_context)
     # Then the retry continues that incident and starts its flow, named after it
     assert retried["outcome"] == "opened"
     ((name, payload),) = starts.calls
     assert name == retried["incident_id"]
     assert payload["intake"]["incident"]["incident_id"] == name
     # And a later retry starts the same name with the same input (StartExecution is idempotent on both)
-    assert admission.handle(alarm(), lambda_context)["incident_id"] == name
+    assert admission.handle(event, lambda_context)["incident_id"] == name
     assert starts.calls[1] == starts.calls[0]
 
 
@@ -186,12 +187,48 @@ def test_an_alarm_far_from_now_is_rejected_by_name(starts, lambda_context, monke
 def test_a_late_retry_of_an_event_whose_incident_closed_is_not_paged_as_orphaned(
     starts, lambda_context, capsys
 ):
-    opened = admission.handle(alarm(event_id="evt-1"), lambda_context)
+    event = alarm(event_id="evt-1")
+    opened = admission.handle(event, lambda_context)
     stores().checkpoint.set_status(opened["incident_id"], IncidentStatus.RESOLVED, "done")
     emf.flush(capsys)
     # When EventBridge delivers the same event again after the incident closed
-    again = admission.handle(alarm(event_id="evt-1"), lambda_context)
+    again = admission.handle(event, lambda_context)
     # Then nothing new starts and no ops metric claims an unworked incident
     assert again == {"outcome": "replayed", "incident_id": opened["incident_id"]}
     assert len(starts.calls) == 1
     assert DUPLICATES_WITHOUT_EXECUTION not in metrics.metric_set
+
+
+def test_a_copy_of_a_handled_transition_under_another_event_id_opens_nothing(starts, lambda_context):
+    # Given an alarm transition whose incident was opened, worked and closed
+    transition = alarm(event_id="evt-1")
+    opened = admission.handle(transition, lambda_context)
+    stores().checkpoint.set_status(opened["incident_id"], IncidentStatus.RESOLVED, "done")
+    incident_lock.release_lock(
+        stores().checkpoint._table,
+        stores().checkpoint.get_incident(opened["incident_id"]).incident.dedupe_key,
+        opened["incident_id"],
+    )
+    # When the same transition arrives again under another EventBridge id (an archive replay, a second bus)
+    copy = {**transition, "id": "evt-copy"}
+    again = admission.handle(copy, lambda_context)
+    # Then it is that incident again, already closed: nothing starts and no second incident opens
+    assert again == {"outcome": "replayed", "incident_id": opened["incident_id"]}
+    assert len(starts.calls) == 1
+    # While a new transition of the same alarm (a later state.timestamp) is a new incident
+    later = restamp(transition, utcnow() + timedelta(seconds=5))
+    fresh = admission.handle({**later, "id": "evt-2"}, lambda_context)
+    assert fresh["outcome"] == "opened" and fresh["incident_id"] != opened["incident_id"]
+
+
+def test_a_copy_of_an_open_transition_under_another_event_id_is_a_counted_duplicate(starts, lambda_context):
+    # Given an alarm transition that opened an incident (its flow started)
+    transition = alarm(event_id="evt-1")
+    opened = admission.handle(transition, lambda_context)
+    # When copies of that same transition arrive under other EventBridge ids
+    for copy_id in ("evt-copy-1", "evt-copy-2"):
+        folded = admission.handle({**transition, "id": copy_id}, lambda_context)
+    # Then they are duplicates of it, counted, and start nothing; the original's retry still continues it
+    assert folded == {"outcome": "duplicate", "duplicate_of": opened["incident_id"], "duplicates": 2}
+    assert len(starts.calls) == 1
+    assert admission.handle(transition, lambda_context)["outcome"] == "opened"

@@ -5,8 +5,9 @@ The rule's target is the Intake function's alias, not the state machine. For eac
   (suppressed actions, not opted in) noted; both start a short execution named after the event digest
   that ends at ``EventRejected`` / ``Ignored``, so every event still has a defined terminal state;
 - takes the alarm's dedupe lock with a conditional write and opens the incident, whose id is derived
-  from the EventBridge event id: a retried delivery of the same event computes the same id, finds its
-  own lock and continues (it never opens a second incident nor folds into its own);
+  from the alarm transition (the alarm and its ``state.timestamp``, ``transition_of``): a retried delivery,
+  or any other copy of the same transition, computes the same id, finds its own lock and continues (it
+  never opens a second incident nor folds into its own), and once that incident closed starts nothing;
 - starts the flow (the state machine alias) with ``name`` = the incident id, so a retry never starts a
   second execution (ExecutionAlreadyExists is success), then extends the lock's lease to the backstop;
 - folds a duplicate into the open incident with one atomic ADD and a metric: no execution, no state
@@ -29,6 +30,7 @@ from botocore.exceptions import ClientError
 from controlroom import __version__, aws
 from controlroom.agents.intake import INTAKE, REJECTIONS, build_incident, reject, screen
 from controlroom.contracts import IntakeResult, digest, utcnow
+from controlroom.contracts.alarm import AlarmStateChangeEvent
 from controlroom.errors import ConfigurationError, ControlroomError
 from controlroom.metric_names import (
     DUPLICATES_WITHOUT_EXECUTION,
@@ -164,6 +166,16 @@ def _folded(incident_id: str, ctx: AgentContext) -> dict[str, Any]:
     return {"outcome": "duplicate", "duplicate_of": incident_id, "duplicates": folded.duplicates}
 
 
+def transition_of(event: AlarmStateChangeEvent) -> str:
+    """What makes an alarm event unique: the alarm and the moment it entered ALARM.
+
+    The incident id derives from it, not from the EventBridge event id, so every copy of one transition
+    (a redelivery, an archive replay, a second bus forwarding it) is the same incident: folded into it while
+    it is open, and ``replayed`` (nothing starts) once it has closed. A new transition is a new incident.
+    """
+    return f"{event.alarm_arn}@{event.detail.state.timestamp.isoformat()}"
+
+
 def admit(raw_event: Any, context: Any) -> dict[str, Any]:
     """Admit one event from the alarm rule; return what happened (for logs and tests)."""
     started = time.perf_counter()
@@ -175,10 +187,12 @@ def admit(raw_event: Any, context: Any) -> dict[str, Any]:
     if screened.ignored:
         return _ignored(raw_event, screened.ignored, ctx)
     event = screened.event
-    incident = build_incident(event, ctx.settings, utcnow(), screened.resource, owner=event.id)
+    incident = build_incident(event, ctx.settings, utcnow(), screened.resource, owner=transition_of(event))
     alias_arn = ctx.settings.STATE_MACHINE_ALIAS_ARN
     execution_arn = _execution_arn(alias_arn, incident.incident_id)
-    opened = ctx.stores.checkpoint.open_incident(incident, execution_arn or None, execution_state=STARTING)
+    opened = ctx.stores.checkpoint.open_incident(
+        incident, execution_arn or None, execution_state=STARTING, event_id=event.id
+    )
     if opened.replayed:
         # This very event opened an incident that has since closed (a late retry of the delivery).
         return {"outcome": "replayed", "incident_id": opened.incident_id}

@@ -136,6 +136,7 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
         *,
         lease_seconds: int = incident_lock.START_LEASE_SECONDS,
         execution_state: str = incident_lock.RUNNING,
+        event_id: str = "",
     ) -> OpenResult:
         """Open the incident unless its alarm's lock is held by another incident (incident_lock)."""
         return incident_lock.open_incident(
@@ -145,6 +146,7 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
             lease_seconds=lease_seconds,
             execution_state=execution_state,
             schema_version=SCHEMA_VERSION,
+            event_id=event_id,
         )
 
     def mark_started(self, incident: IncidentRef, lease_seconds: int) -> None:

@@ -72,12 +72,15 @@ def open_incident(
     lease_seconds: int,
     execution_state: str,
     schema_version: int,
+    event_id: str = "",
 ) -> OpenResult:
     """Take the alarm's lock and write the incident, in one transaction.
 
     The lock is free when absent or when its lease has passed. When it is held, the caller still owns it
-    if it holds the same incident (a retried Intake for the same event) or names the same execution (the
-    state machine retrying its Intake task): that caller continues its incident instead of folding into it.
+    if it holds the same incident from the same event (a retried Intake: ``event_id`` is the one that took
+    the lock) or names the same execution (the state machine retrying its Intake task): that caller
+    continues its incident instead of folding into it. Another copy of the same alarm transition (the same
+    incident, another event id) is a duplicate like any other.
     """
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
@@ -85,6 +88,7 @@ def open_incident(
         **lock_key(incident.dedupe_key),
         "incident_id": incident.incident_id,
         "execution_arn": execution_arn or "",
+        "event_id": event_id,
         "opened_at": isoformat(now),
         "lease_expires_at": _epoch(expires),
         CHECKPOINT_TTL_ATTRIBUTE: _epoch(expires) + _LOCK_TTL_MARGIN_SECONDS,
@@ -127,8 +131,9 @@ def open_incident(
         if held is None:
             # The lock is free but this incident exists: a replay of an event whose incident has closed.
             return OpenResult(opened=False, incident_id=incident.incident_id, replayed=True)
-        same_incident = held["incident_id"] == incident.incident_id
-        same_execution = bool(execution_arn) and held.get("execution_arn") == execution_arn
+        same_owner = held.get("event_id", "") == event_id  # "" for a flow started by hand
+        same_incident = same_owner and held["incident_id"] == incident.incident_id
+        same_execution = same_owner and bool(execution_arn) and held.get("execution_arn") == execution_arn
         if same_incident or same_execution:  # the owner again (a retry): it continues its incident
             return OpenResult(opened=True, incident_id=str(held["incident_id"]), resumed=True)
         return OpenResult(opened=False, incident_id=str(held["incident_id"]))
