@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from controlroom.aws import client
+
+if TYPE_CHECKING:
+    from controlroom.runtime.context import AgentContext
 
 # What a message is, as the SNS message attribute "kind": subscribers filter on it (a pager wants
 # escalations, not close notices). controlroom's ops alarms publish through CloudWatch and carry none.
@@ -69,3 +72,18 @@ def publish(
         },
     )
     return True
+
+
+def publish_for(ctx: AgentContext, subject: str, message: str, *, kind: NotificationKind) -> bool:
+    """``publish`` to the agent's topic as a recorded tool call, with the environment and the incident."""
+    with ctx.tool("sns.publish") as call:
+        notified = publish(
+            ctx.settings.TOPIC_ARN,
+            subject,
+            message,
+            kind=kind,
+            environment=ctx.settings.ENVIRONMENT,
+            incident=ctx.incident_id or "",
+        )
+        call.summary = "published" if notified else "no topic configured"
+    return notified

@@ -7,7 +7,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from controlroom.contracts import CloseResult, IncidentStatus, utcnow
 from controlroom.contracts.flow import CloseInput
 from controlroom.metric_names import INCIDENTS_RESOLVED
-from controlroom.notify import publish
+from controlroom.notify import publish_for
 from controlroom.runtime import AgentContext, AgentSpec, emit, logger
 
 _STATUS = {"resolved": IncidentStatus.RESOLVED, "rejected": IncidentStatus.REJECTED}
@@ -106,16 +106,7 @@ def close(request: CloseInput, ctx: AgentContext) -> CloseResult:
 def _notify(ctx: AgentContext, subject: str, message: str) -> bool:
     # The incident is closed whatever SNS says: a lost "resolved" note is logged, not escalated.
     try:
-        with ctx.tool("sns.publish") as call:
-            notified = publish(
-                ctx.settings.TOPIC_ARN,
-                subject,
-                message,
-                kind="closed",
-                environment=ctx.settings.ENVIRONMENT,
-                incident=ctx.incident_id or "",
-            )
-            call.summary = "published" if notified else "no topic configured"
+        notified = publish_for(ctx, subject, message, kind="closed")
     except (ClientError, BotoCoreError) as exc:
         logger.warning("close notification failed", error=str(exc))
         return False

@@ -19,7 +19,7 @@ from controlroom.contracts import EscalationResult, IncidentStatus, utcnow
 from controlroom.contracts.flow import EscalateInput
 from controlroom.errors import IncidentNotFound, TransientDependencyError
 from controlroom.metric_names import APPROVAL_TIMEOUTS, ESCALATIONS
-from controlroom.notify import publish
+from controlroom.notify import publish_for
 from controlroom.runtime import AgentContext, AgentSpec, emit, logger
 
 REASON_TEXT = {
@@ -195,16 +195,7 @@ def _expire_approvals(ctx: AgentContext, incident_id: str) -> list[str]:
 
 def _notify(ctx: AgentContext, subject: str, message: str) -> bool:
     try:
-        with ctx.tool("sns.publish") as call:
-            notified = publish(
-                ctx.settings.TOPIC_ARN,
-                subject,
-                message,
-                kind="escalation",
-                environment=ctx.settings.ENVIRONMENT,
-                incident=ctx.incident_id or "",
-            )
-            call.summary = "published" if notified else "no topic configured"
+        notified = publish_for(ctx, subject, message, kind="escalation")
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in {"Throttling", "ThrottlingException", "InternalError", "KMSThrottlingException"}:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -41,21 +42,22 @@ def sign(key: bytes, approval_id: str, approver: str, expires: int) -> str:
     str
         The signature, URL-safe.
     """
-    message = f"{approval_id}|{approver}|{int(expires)}".encode()
-    mac = hmac.new(key, message, hashlib.sha256).digest()
+    return _mac(key, f"{approval_id}|{approver}|{int(expires)}")
+
+
+def _mac(key: bytes, message: str) -> str:
+    mac = hmac.new(key, message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def _query(approver: str, expires: int, signature_name: str, signature: str) -> str:
+    fields = {"approver": approver, "expires": str(int(expires)), signature_name: signature}
+    return urlencode(fields, quote_via=quote)
 
 
 def approval_link(base_url: str, key: bytes, approval_id: str, approver: str, expires: int) -> str:
     """The link an approver receives: ``{base}/approvals/{id}?approver=..&expires=..&sig=..``."""
-    query = urlencode(
-        {
-            "approver": approver,
-            "expires": str(int(expires)),
-            "sig": sign(key, approval_id, approver, expires),
-        },
-        quote_via=quote,
-    )
+    query = _query(approver, expires, "sig", sign(key, approval_id, approver, expires))
     return f"{base_url.rstrip('/')}/approvals/{approval_id}?{query}"
 
 
@@ -87,15 +89,34 @@ def verify(
     ApprovalExpired
         The signature is good but the link has expired.
     """
-    if not approver or not expires or not sig or len(approver) > _MAX_APPROVER_LENGTH or len(sig) > 128:
-        raise ApprovalForbidden("the approval link is incomplete")
+    return _verified(sign, "approval link", key, approval_id, approver, expires, sig, now)
+
+
+def _verified(
+    signer: Callable[[bytes, str, str, int], str],
+    what: str,
+    key: bytes,
+    approval_id: str,
+    approver: str | None,
+    expires: str | None,
+    signature: str | None,
+    now: datetime,
+) -> LinkClaims:
+    if (
+        not approver
+        or not expires
+        or not signature
+        or len(approver) > _MAX_APPROVER_LENGTH
+        or len(signature) > 128
+    ):
+        raise ApprovalForbidden(f"the {what} is incomplete")
     if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
-        raise ApprovalForbidden("the approval link is malformed")
-    expected = sign(key, approval_id, approver, int(expires))
-    if not hmac.compare_digest(expected.encode("ascii"), sig.encode("utf-8", "replace")):
-        raise ApprovalForbidden("the approval link's signature does not match")
+        raise ApprovalForbidden(f"the {what} is malformed")
+    expected = signer(key, approval_id, approver, int(expires))
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
+        raise ApprovalForbidden(f"the {what}'s signature does not match")
     if int(expires) <= int(now.timestamp()):
-        raise ApprovalExpired("the approval link has expired")
+        raise ApprovalExpired(f"the {what} has expired")
     return LinkClaims(approval_id=approval_id, approver=approver, expires=int(expires))
 
 
@@ -107,21 +128,12 @@ VIEW_TTL_SECONDS = 86_400
 
 def sign_view(key: bytes, approval_id: str, approver: str, expires: int) -> str:
     """Signature of a result link: like ``sign``, over ``view|id|approver|expires`` (read-only)."""
-    message = f"view|{approval_id}|{approver}|{int(expires)}".encode()
-    mac = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+    return _mac(key, f"view|{approval_id}|{approver}|{int(expires)}")
 
 
 def result_location(key: bytes, approval_id: str, approver: str, expires: int) -> str:
     """The relative URL the POST redirects to (``{id}/result?...``), resolved against the form's URL."""
-    query = urlencode(
-        {
-            "approver": approver,
-            "expires": str(int(expires)),
-            "view": sign_view(key, approval_id, approver, expires),
-        },
-        quote_via=quote,
-    )
+    query = _query(approver, expires, "view", sign_view(key, approval_id, approver, expires))
     return f"{approval_id}/result?{query}"
 
 
@@ -137,13 +149,4 @@ def verify_view(
     ApprovalExpired
         The result link has expired.
     """
-    if not approver or not expires or not view or len(approver) > _MAX_APPROVER_LENGTH or len(view) > 128:
-        raise ApprovalForbidden("the result link is incomplete")
-    if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
-        raise ApprovalForbidden("the result link is malformed")
-    expected = sign_view(key, approval_id, approver, int(expires))
-    if not hmac.compare_digest(expected.encode("ascii"), view.encode("utf-8", "replace")):
-        raise ApprovalForbidden("the result link's signature does not match")
-    if int(expires) <= int(now.timestamp()):
-        raise ApprovalExpired("the result link has expired")
-    return LinkClaims(approval_id=approval_id, approver=approver, expires=int(expires))
+    return _verified(sign_view, "result link", key, approval_id, approver, expires, view, now)
