@@ -29,10 +29,11 @@ demo: setup
 	$(BIN)/controlroom demo $(DEMO_ARGS)
 
 ## Lint, types, schema drift, then every test (unit, integration, e2e on the real ASL, infra, cdk synth, browser),
-## one worker per core (pytest-xdist; every test gets its own ports, tables and temp dirs).
+## one worker per core (pytest-xdist; every test gets its own ports, tables, state and temp dirs; the CDK CLI
+## synthesizes each context once per run for all workers), then the 15 slowest tests.
 PYTEST_WORKERS ?= auto
 test: setup lint typecheck schemas-check
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
