@@ -36,7 +36,8 @@ def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
     It defaults to <checkout>/.controlroom, which every pytest-xdist worker shares: a CLI call in one worker's
     test would find the other worker's engine there, and any test run would overwrite the state file of a
-    developer's running `controlroom up`. Subprocesses (e.g. `controlroom up` under test) keep their own.
+    developer's running `controlroom up`. A test that sets CONTROLROOM_HOME (a checkout of its own, shared
+    with the `controlroom` child processes it runs) keeps that checkout's .controlroom.
     """
     import controlroom.local.paths as paths
 
@@ -44,6 +45,9 @@ def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     original = paths.state_dir
 
     def _private() -> Path:
+        if os.environ.get("CONTROLROOM_HOME"):
+            # The test made a checkout of its own for this (as a child `controlroom` finds it): keep to it.
+            return original()
         path.mkdir(exist_ok=True)
         return path
 

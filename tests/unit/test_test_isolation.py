@@ -23,3 +23,17 @@ def test_the_local_state_of_a_test_run_is_private_to_its_worker(
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         assert tmp_path_factory.getbasetemp().name.endswith(worker)
+
+
+def test_a_test_with_a_checkout_of_its_own_keeps_its_state_there(
+    private_state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a test that made its own checkout, where the `controlroom` child processes it runs will look
+    for name in ("functions", "stepfunctions"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("CONTROLROOM_HOME", str(tmp_path))
+    # Then the engine in this process writes its state there too, so both sides agree
+    assert engine.state_dir() == client.state_dir() == tmp_path / ".controlroom"
+    # and without it, the state goes back to the worker's private dir
+    monkeypatch.delenv("CONTROLROOM_HOME")
+    assert engine.state_dir() == private_state_dir
