@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test lint typecheck schemas schemas-check synth synth-all bench clean
+.PHONY: setup demo test lint typecheck schemas schemas-check synth synth-all lock bench clean
 
 $(STAMP): pyproject.toml
 	@echo "setting up the Python environment in $(VENV) (first run takes a few minutes) ..."
@@ -29,10 +29,11 @@ demo: setup
 	$(BIN)/controlroom demo $(DEMO_ARGS)
 
 ## Lint, types, schema drift, then every test (unit, integration, e2e on the real ASL, infra, cdk synth, browser),
-## one worker per core (pytest-xdist; every test gets its own ports, tables and temp dirs).
+## one worker per core (pytest-xdist; every test gets its own ports, tables, state and temp dirs; the CDK CLI
+## synthesizes each context once per run for all workers), then the 15 slowest tests.
 PYTEST_WORKERS ?= auto
 test: setup lint typecheck schemas-check
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -54,6 +55,11 @@ synth: setup
 
 synth-all: setup
 	for env in local dev staging prod; do $(MAKE) --no-print-directory synth ENV=$$env || exit 1; done
+
+## Re-resolve layers/requirements.txt for the Lambda runtime into layers/requirements.lock (wheels + sha256).
+## Run it after changing a pin in layers/requirements.txt (or boto3's in pyproject.toml), and commit the lock.
+lock: $(STAMP)
+	$(BIN)/python -m infra_cdk.layer_lock
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

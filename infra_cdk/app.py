@@ -20,6 +20,7 @@ import aws_cdk as cdk  # noqa: E402
 from infra_cdk.components.agents import FUNCTIONS_DIR, MissingFunctionCode  # noqa: E402
 from infra_cdk.config import ConfigError, read_cdk_json_context, resolve  # noqa: E402
 from infra_cdk.layer_build import build_layer  # noqa: E402
+from infra_cdk.layer_lock import LayerLockError  # noqa: E402
 from infra_cdk.nag import apply_aws_solutions_checks  # noqa: E402
 from infra_cdk.stacks.controlroom_stack import ControlroomStack  # noqa: E402
 
@@ -62,6 +63,8 @@ def build_app(
         The context is missing or invalid; the message names the key.
     infra_cdk.components.agents.MissingFunctionCode
         An agent has no functions/<agent>/handler.py.
+    infra_cdk.layer_lock.LayerLockError
+        The full layer's lock file is missing or does not match layers/requirements.txt.
     """
     app = cdk.App(context={**FEATURE_FLAGS, **dict(context or {})}, outdir=outdir)
     if "environments" not in app.node.get_all_context():
@@ -97,7 +100,7 @@ def main() -> int:
     except ConfigError as exc:
         print(f"controlroom: invalid CDK context: {exc}", file=sys.stderr)
         return 1
-    except MissingFunctionCode as exc:
+    except (MissingFunctionCode, LayerLockError) as exc:
         print(f"controlroom: cannot synthesize: {exc}", file=sys.stderr)
         return 1
     app.synth()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from infra_cdk.config import ROOT
+from infra_cdk.layer_lock import LOCK, PIP_PLATFORM_ARGS, check_lock
 
 LayerMode = Literal["full", "source-only"]
 PipRunner = Callable[[list[str]], None]
@@ -26,19 +27,6 @@ PACKAGE = "controlroom"
 EXCLUDED_SUBPACKAGES = frozenset({"local"})
 IGNORED_NAMES = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
 IGNORED_SUFFIXES = (".pyc", ".pyo")
-# Wheels for the Lambda runtime (Python 3.12, x86_64), never the build machine's; no Docker needed.
-# The Lambda Python runtime ships the AWS SDK; Powertools extras pull it in again (aws-encryption-sdk,
-# aws-xray-sdk). A second copy would add ~25 MB and shadow the runtime's SDK, so it is removed.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
-PIP_PLATFORM_ARGS = (
-    "--platform",
-    "manylinux2014_x86_64",
-    "--python-version",
-    "3.12",
-    "--implementation",
-    "cp",
-    "--only-binary=:all:",
-)
 # The Lambda runtime's Python: the layer's bytecode must be compiled by this version (the magic number
 # in every .pyc), or the runtime ignores it and, /opt being read-only, compiles every file at every cold start.
 RUNTIME_PYTHON = "3.12"
@@ -94,27 +82,29 @@ def _copy_source(root: Path, files: list[Path], python_dir: Path) -> None:
         shutil.copyfile(path, target)
 
 
-def _install_requirements(requirements: Path, python_dir: Path, pip: PipRunner) -> None:
+def _install_locked_wheels(lock: Path, python_dir: Path, pip: PipRunner) -> None:
     # A fresh directory so a removed requirement does not linger in the layer.
     shutil.rmtree(python_dir, ignore_errors=True)
     python_dir.mkdir(parents=True)
+    # Exactly the locked wheels: --no-deps because the lock is already the whole resolution for Lambda (pip
+    # must not resolve again, nor compare the layer with the build machine's own packages), and
+    # --require-hashes so a wheel replaced on the index fails the build instead of shipping.
     pip(
         [
             "install",
             "--quiet",
             "--no-compile",
             "--disable-pip-version-check",
+            "--no-deps",
+            "--require-hashes",
             *PIP_PLATFORM_ARGS,
             "--target",
             str(python_dir),
             "-r",
-            str(requirements),
+            str(lock),
         ]
     )
     shutil.rmtree(python_dir / "bin", ignore_errors=True)  # console scripts: no use on Lambda
-    for name in RUNTIME_PROVIDED:
-        for path in [python_dir / name, *python_dir.glob(f"{name}-*.dist-info")]:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def runtime_python_candidates(version: str = RUNTIME_PYTHON) -> list[str]:
@@ -208,7 +198,8 @@ def build_layer(
     ----------
     mode
         ``source-only`` copies layers/controlroom (minus controlroom/local) to python/controlroom;
-        ``full`` also pip-installs layers/requirements.txt for the Lambda runtime.
+        ``full`` also installs the wheels pinned in layers/requirements.lock (generated from
+        layers/requirements.txt by `make lock`) for the Lambda runtime.
     root
         The repository root; the result is ``<root>/build/layer-<mode>``.
     pip
@@ -222,16 +213,22 @@ def build_layer(
     -------
     Path
         The directory to hand to ``lambda.Code.from_asset``.
+
+    Raises
+    ------
+    infra_cdk.layer_lock.LayerLockError
+        ``full`` only: the lock is missing or does not match layers/requirements.txt.
     """
     layer_dir = root / "build" / f"layer-{mode}"
     stamp_path = root / "build" / f"layer-{mode}.stamp.json"
-    requirements = root / "layers" / "requirements.txt"
+    lock = root / LOCK
     with _locked(root / "build" / f"layer-{mode}.lock"):
         files = source_files(root)
         interpreter = (runtime_python or _cached_runtime_python)()
         wanted = {"source": _digest(root, files), "bytecode": _bytecode_tag(interpreter)}
         if mode == "full":
-            wanted["requirements"] = _digest(root, [requirements], *PIP_PLATFORM_ARGS)
+            check_lock(root)
+            wanted["requirements"] = _digest(root, [lock], *PIP_PLATFORM_ARGS)
         stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
         if stamp == wanted and (layer_dir / "python" / PACKAGE).is_dir():
             print(f"controlroom layer ({mode}): up to date in {layer_dir}", file=sys.stderr)
@@ -242,7 +239,7 @@ def build_layer(
         # Only the library changed: keep the wheels and their bytecode, compile the library again.
         compile_dir = python_dir / PACKAGE
         if mode == "full" and stamp.get("requirements") != wanted["requirements"]:
-            _install_requirements(requirements, python_dir, pip or _default_pip)
+            _install_locked_wheels(lock, python_dir, pip or _default_pip)
             compile_dir = python_dir
         elif mode == "source-only":
             shutil.rmtree(layer_dir, ignore_errors=True)

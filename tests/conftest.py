@@ -1,10 +1,12 @@
-"""Fixtures shared by every test: fake AWS credentials, moto in-process, the two tables."""
+"""Fixtures shared by every test: fake AWS credentials, moto in-process, the two tables, a private state dir."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,37 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The local engine's state (local.json: its address and inbox token; logs) in this process's temp dir.
+
+    It defaults to <checkout>/.controlroom, which every pytest-xdist worker shares: a CLI call in one worker's
+    test would find the other worker's engine there, and any test run would overwrite the state file of a
+    developer's running `controlroom up`. A test that sets CONTROLROOM_HOME (a checkout of its own, shared
+    with the `controlroom` child processes it runs) keeps that checkout's .controlroom.
+    """
+    import controlroom.local.paths as paths
+
+    path = tmp_path_factory.mktemp("controlroom-state")
+    original = paths.state_dir
+
+    def _private() -> Path:
+        if os.environ.get("CONTROLROOM_HOME"):
+            # The test made a checkout of its own for this (as a child `controlroom` finds it): keep to it.
+            return original()
+        path.mkdir(exist_ok=True)
+        return path
+
+    with pytest.MonkeyPatch.context() as patch:
+        # Modules imported later copy the patched name; those already imported are patched where they hold it.
+        patch.setattr(paths, "state_dir", _private)
+        for name, module in list(sys.modules.items()):
+            if name.startswith("controlroom.") and getattr(module, "state_dir", None) is original:
+                patch.setattr(module, "state_dir", _private)
+        yield path
+
 
 CHECKPOINT_TABLE = "controlroom-test-checkpoint"
 AUDIT_TABLE = "controlroom-test-audit"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from controlroom.local.client import EngineClient, ExecutionView
 from controlroom.local.engine import LocalEngine, cdk_available, synth
 from controlroom.local.world import load_event, restamp
+from tests.run_once import build_once
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -24,11 +26,29 @@ def _require_cdk() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """cdk.out for env=local, synthesized once through the pinned CLI."""
+def shared_synth(
+    tmp_path_factory: pytest.TempPathFactory, config: pytest.Config, env: str, **overrides: Any
+) -> Path:
+    """cdk.out for ``env`` with ``overrides``, synthesized through the pinned CLI once per run for all workers.
+
+    The engine only reads a cdk.out, so every worker deploys the same one.
+    """
     _require_cdk()
-    return synth("local", tmp_path_factory.mktemp("cdk") / "cdk.out.local", quiet=True)
+    context = ",".join(f"{key}={value}" for key, value in sorted(overrides.items()))
+    shared = build_once(
+        tmp_path_factory,
+        config,
+        f"cdk.out.{env}.{context}" if context else f"cdk.out.{env}",
+        lambda directory: synth(env, directory / "cdk.out", overrides=overrides or None, quiet=True),
+        f"synthesizing env={env} {context}".rstrip() + " for the e2e tests (once per run)",
+    )
+    return shared / "cdk.out"
+
+
+@pytest.fixture(scope="session")
+def cdk_out(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
+    """cdk.out for env=local, synthesized once per run through the pinned CLI."""
+    return shared_synth(tmp_path_factory, pytestconfig, "local")
 
 
 @pytest.fixture(scope="session")

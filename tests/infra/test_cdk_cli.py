@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from infra_cdk.components.permissions import AGENTS
 from infra_cdk.config import ROOT
 
 from tests.infra.conftest import make_functions_dir
+from tests.run_once import build_once
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 # What the CLI needs from the repository; functions/ is rebuilt with stand-ins for handlers not written yet.
@@ -60,22 +63,69 @@ def _cli_diff_against(workspace: Path, deployed: Path, *context: str) -> str:
     return result.stdout + result.stderr
 
 
+@dataclass(frozen=True)
+class CliSynth:
+    """What one ``cdk synth`` of the pinned CLI left: its exit code, its output, and the cloud assembly."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    outdir: Path
+
+
+@pytest.fixture(scope="session")
+def cli_synth(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Callable[..., CliSynth]:
+    """``cli_synth(*context)``: the pinned CLI's synth of the repository for that context, once per run.
+
+    Each context is synthesized once, whichever worker asks first, in one pristine workspace (the CLI only
+    reads it, and the layer build in it takes a lock); the tests only read what it wrote.
+    """
+    workspace = build_once(
+        tmp_path_factory,
+        pytestconfig,
+        "cli-workspace",
+        lambda d: _workspace(d),
+        "preparing the CLI workspace",
+    )
+
+    def _synth(*context: str) -> CliSynth:
+        def run(directory: Path) -> None:
+            result = _cli_synth(workspace / "repo", directory / "cdk.out", *context)
+            (directory / "result.json").write_text(
+                json.dumps(
+                    {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}
+                )
+            )
+
+        shared = build_once(
+            tmp_path_factory,
+            pytestconfig,
+            "cli-synth." + ".".join(context),
+            run,
+            f"cdk synth {' '.join(context)}",
+        )
+        return CliSynth(**json.loads((shared / "result.json").read_text()), outdir=shared / "cdk.out")
+
+    return _synth
+
+
 needs_cli = pytest.mark.skipif(
     not CDK.exists(), reason="node_modules/.bin/cdk is missing: run `npm ci` to install the pinned CLI"
 )
+LOCAL_SOURCE_ONLY = ("env=local", "override:layer_mode=source-only")
 
 
 @pytest.mark.synth
 @needs_cli
-def test_pinned_cli_synthesizes_local(tmp_path: Path) -> None:
-    # Given a workspace shaped like the repository and an empty output directory
-    workspace = _workspace(tmp_path)
-    outdir = tmp_path / "cdk.out"
+def test_pinned_cli_synthesizes_local(cli_synth: Callable[..., CliSynth]) -> None:
+    # Given a workspace shaped like the repository
     # When the pinned CLI synthesizes the local environment with a short approval timeout
-    result = _cli_synth(workspace, outdir, "env=local", "override:approval_timeout_seconds=5")
+    result = cli_synth("env=local", "override:approval_timeout_seconds=5")
     # Then it succeeds and writes the template with the override applied
     assert result.returncode == 0, result.stderr[-3000:]
-    template = json.loads((outdir / "controlroom-local.template.json").read_text())
+    template = json.loads((result.outdir / "controlroom-local.template.json").read_text())
     machine = next(
         r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
     )
@@ -88,19 +138,19 @@ def test_pinned_cli_synthesizes_local(tmp_path: Path) -> None:
 @pytest.mark.synth
 @needs_cli
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_pinned_cli_synthesizes_every_environment_clean_under_cdk_nag(tmp_path: Path, env: str) -> None:
+def test_pinned_cli_synthesizes_every_environment_clean_under_cdk_nag(
+    cli_synth: Callable[..., CliSynth], env: str
+) -> None:
     # Given the repository's cdk.json (the layer from source: the wheel download is `make synth-all`'s job)
-    workspace = _workspace(tmp_path)
-    outdir = tmp_path / "cdk.out"
     # When the pinned CLI synthesizes the environment (cdk-nag runs inside the app; an unacknowledged
     # finding is an error annotation, and the CLI fails synth on errors)
-    result = _cli_synth(workspace, outdir, f"env={env}", "override:layer_mode=source-only")
+    result = cli_synth(f"env={env}", "override:layer_mode=source-only")
     # Then it succeeds with no AwsSolutions finding printed, and names the stack after the environment
     assert result.returncode == 0, result.stderr[-3000:]
     assert "AwsSolutions-" not in result.stdout + result.stderr
     # and cdk.json sets every feature flag this aws-cdk-lib recommends (the CLI counts the unset ones)
     assert "feature flags are not configured" not in result.stdout + result.stderr
-    assert (outdir / f"controlroom-{env}.template.json").is_file()
+    assert (result.outdir / f"controlroom-{env}.template.json").is_file()
 
 
 def test_app_without_env_fails_with_one_line_naming_the_key(tmp_path: Path) -> None:
@@ -123,16 +173,19 @@ def test_app_without_env_fails_with_one_line_naming_the_key(tmp_path: Path) -> N
 
 @pytest.mark.synth
 @needs_cli
-def test_a_change_of_agent_code_is_a_new_version_in_cdk_diff(tmp_path: Path) -> None:
+def test_a_change_of_agent_code_is_a_new_version_in_cdk_diff(
+    tmp_path: Path, cli_synth: Callable[..., CliSynth]
+) -> None:
     # Given the local environment synthesized by the pinned CLI (the "deployed" template)
+    before = cli_synth(*LOCAL_SOURCE_ONLY)
+    assert before.returncode == 0, before.stderr[-3000:]
+    deployed = before.outdir / "controlroom-local.template.json"
+    # When Intake's code changes in a copy of that workspace and `cdk diff` compares against that template
+    # (offline: --template)
     workspace = _workspace(tmp_path)
-    context = ("env=local", "override:layer_mode=source-only")
-    assert _cli_synth(workspace, tmp_path / "before", *context).returncode == 0
-    deployed = tmp_path / "before" / "controlroom-local.template.json"
-    # When Intake's code changes and `cdk diff` compares against that template (offline: --template)
     handler = workspace / "functions" / "intake" / "handler.py"
     handler.write_text(handler.read_text() + "\n# a change of agent code\n")
-    output = _cli_diff_against(workspace, deployed, *context)
+    output = _cli_diff_against(workspace, deployed, *LOCAL_SOURCE_ONLY)
     assert "Number of stacks with differences: 1" in output, output[-3000:]
     # Then the diff publishes a new Intake version and moves the alias to it; no other agent changes
     added = [line for line in output.splitlines() if line.startswith("[+] AWS::Lambda::Version")]
@@ -144,18 +197,21 @@ def test_a_change_of_agent_code_is_a_new_version_in_cdk_diff(tmp_path: Path) -> 
 
 @pytest.mark.synth
 @needs_cli
-def test_a_change_of_the_shared_layer_is_a_new_version_of_every_agent(tmp_path: Path) -> None:
-    # Given the local environment synthesized by the pinned CLI, from a copy of the layer we can change
+def test_a_change_of_the_shared_layer_is_a_new_version_of_every_agent(
+    tmp_path: Path, cli_synth: Callable[..., CliSynth]
+) -> None:
+    # Given the local environment synthesized by the pinned CLI (the "deployed" template)
+    before = cli_synth(*LOCAL_SOURCE_ONLY)
+    assert before.returncode == 0, before.stderr[-3000:]
+    deployed = before.outdir / "controlroom-local.template.json"
+    # When only the shared library changes, in a copy of the workspace with its own layers/ (the agents'
+    # logic lives there)
     workspace = _workspace(tmp_path)
     (workspace / "layers").unlink()
     shutil.copytree(ROOT / "layers", workspace / "layers", ignore=shutil.ignore_patterns("__pycache__"))
-    context = ("env=local", "override:layer_mode=source-only")
-    assert _cli_synth(workspace, tmp_path / "before", *context).returncode == 0
-    deployed = tmp_path / "before" / "controlroom-local.template.json"
-    # When only the shared library changes (the agents' logic lives there)
     library = workspace / "layers" / "controlroom" / "__init__.py"
     library.write_text(library.read_text() + "\n# a change of the shared library\n")
-    output = _cli_diff_against(workspace, deployed, *context)
+    output = _cli_diff_against(workspace, deployed, *LOCAL_SOURCE_ONLY)
     # Then every agent gets a new version and its alias moves: the flow cannot keep running the old library
     added = [line for line in output.splitlines() if line.startswith("[+] AWS::Lambda::Version")]
     assert len(added) == len(AGENTS), output[-3000:]

@@ -1,11 +1,13 @@
-"""The layer build ships the library without its local engine, installs Lambda wheels once, and caches."""
+"""The layer build ships the library without its local engine, installs the locked Lambda wheels once, and caches."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 from infra_cdk.layer_build import build_layer, find_runtime_python, source_files
+from infra_cdk.layer_lock import LayerLockError, lock_pins, write_lock
 
 
 def no_runtime_python() -> None:
@@ -14,7 +16,7 @@ def no_runtime_python() -> None:
 
 
 class FakePip:
-    """Records pip invocations and drops a marker package into --target, as pip would."""
+    """Records pip invocations and, as ``pip install --no-deps -r LOCK`` does, puts each locked package in --target."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -22,10 +24,28 @@ class FakePip:
     def __call__(self, args: list[str]) -> None:
         self.calls.append(args)
         target = Path(args[args.index("--target") + 1])
-        # what pip leaves for the real requirements: a package, plus the SDK pulled in transitively
-        for folder in ("pydantic", "boto3", "boto3-1.44.5.dist-info", "botocore", "s3transfer", "bin"):
+        for folder in [*lock_pins(Path(args[args.index("-r") + 1])), "bin"]:
             (target / folder).mkdir(parents=True, exist_ok=True)
             (target / folder / "__init__.py").write_text("")
+
+
+def lock_from(repo: Path, *pins: str) -> None:
+    """Write layers/requirements.txt with ``pins`` and lock it as `make lock` does, from a fake pip report."""
+    (repo / "layers" / "requirements.txt").write_text("".join(f"{pin}\n" for pin in pins))
+
+    def resolver(requirements: Path, constraints: Path) -> list[dict]:
+        return [
+            {
+                "metadata": {"name": name, "version": version},
+                "download_info": {
+                    "url": f"https://files.example/{name}-{version}-py3-none-any.whl",
+                    "archive_info": {"hashes": {"sha256": hashlib.sha256(name.encode()).hexdigest()}},
+                },
+            }
+            for name, version in (pin.split("==") for pin in pins)
+        ]
+
+    write_lock(repo, resolver)
 
 
 @pytest.fixture
@@ -36,7 +56,10 @@ def repo(tmp_path: Path) -> Path:
         (package / relative).write_text(f"# {relative}\n")
     (package / "__pycache__").mkdir()
     (package / "__pycache__" / "settings.cpython-311.pyc").write_bytes(b"\0")
-    (tmp_path / "layers" / "requirements.txt").write_text("pydantic==2.14.3\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\ndependencies = ["pydantic==2.14.3", "boto3==1.44.5"]\n'
+    )
+    lock_from(tmp_path, "pydantic==2.14.3")
     return tmp_path
 
 
@@ -76,7 +99,7 @@ def test_second_build_is_cached_and_a_change_rebuilds(repo: Path, capsys: pytest
     assert (layer_dir / "python" / "controlroom" / "settings.py").read_text() == "# changed\n"
 
 
-def test_full_installs_lambda_wheels_once(repo: Path) -> None:
+def test_full_installs_exactly_the_locked_lambda_wheels_once(repo: Path) -> None:
     pip = FakePip()
     # When the full layer is built twice
     layer_dir = build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
@@ -89,23 +112,18 @@ def test_full_installs_lambda_wheels_once(repo: Path) -> None:
         ("--python-version", "3.12"),
         ("--implementation", "cp"),
         ("--target", str(layer_dir / "python")),
-        ("-r", str(repo / "layers" / "requirements.txt")),
+        ("-r", str(repo / "layers" / "requirements.lock")),
     ):
         assert args[args.index(flag) + 1] == value
-    assert "--only-binary=:all:" in args
+    # from the lock alone: every wheel checked against its hash, and no second resolution by pip (which
+    # would also compare the layer with this machine's packages and print a spurious resolver ERROR)
+    assert {"--only-binary=:all:", "--require-hashes", "--no-deps"} <= set(args)
     shipped = _shipped(layer_dir)
     assert {"python/pydantic/__init__.py", "python/controlroom/settings.py"} <= shipped
-    # and the AWS SDK the runtime already provides is not shipped a second time
-    assert not {path.split("/")[1] for path in shipped} & {
-        "boto3",
-        "boto3-1.44.5.dist-info",
-        "botocore",
-        "s3transfer",
-        "bin",
-    }
+    assert not [path for path in shipped if path.startswith("python/bin/")]
 
 
-def test_full_reinstalls_only_when_requirements_change(repo: Path) -> None:
+def test_full_reinstalls_only_when_the_lock_changes(repo: Path) -> None:
     pip = FakePip()
     build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
     # When only the library changes, then the wheels are kept and the source is re-copied
@@ -114,10 +132,21 @@ def test_full_reinstalls_only_when_requirements_change(repo: Path) -> None:
     assert len(pip.calls) == 1
     assert (layer_dir / "python" / "controlroom" / "settings.py").read_text() == "# v2\n"
     assert (layer_dir / "python" / "pydantic" / "__init__.py").exists()
-    # When a requirement changes, then pip runs again
-    (repo / "layers" / "requirements.txt").write_text("pydantic==2.14.3\ncedarpy==4.12.2\n")
+    # When a requirement is added and locked, then pip runs again and the new package ships
+    lock_from(repo, "pydantic==2.14.3", "cedarpy==4.12.2")
     build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
     assert len(pip.calls) == 2
+    assert (layer_dir / "python" / "cedarpy" / "__init__.py").exists()
+
+
+def test_full_refuses_a_lock_older_than_the_requirements(repo: Path) -> None:
+    # Given a requirement changed without `make lock`
+    (repo / "layers" / "requirements.txt").write_text("pydantic==2.14.4\n")
+    pip = FakePip()
+    # When the full layer is built, then it fails naming the fix, and installs nothing
+    with pytest.raises(LayerLockError, match="make lock"):
+        build_layer("full", root=repo, pip=pip, runtime_python=no_runtime_python)
+    assert pip.calls == []
 
 
 def test_requirements_match_pyproject_without_boto3() -> None:
