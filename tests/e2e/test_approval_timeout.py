@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from controlroom.contracts import ApprovalStatus, IncidentStatus
-from controlroom.local.engine import synth
 
-from .conftest import alarm_event, finished, fire_one, history_states
+from .conftest import alarm_event, finished, fire_one, history_states, shared_synth
 
 pytestmark = pytest.mark.e2e
 
@@ -19,12 +18,11 @@ APPROVAL_TIMEOUT_SECONDS = 8
 
 
 @pytest.fixture(scope="module")
-def short_timeout_cdk_out(tmp_path_factory: pytest.TempPathFactory, cdk_out: Path) -> Path:
-    return synth(
-        "local",
-        tmp_path_factory.mktemp("cdk-short") / "cdk.out",
-        overrides={"approval_timeout_seconds": APPROVAL_TIMEOUT_SECONDS},
-        quiet=True,
+def short_timeout_cdk_out(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config, cdk_out: Path
+) -> Path:
+    return shared_synth(
+        tmp_path_factory, pytestconfig, "local", approval_timeout_seconds=APPROVAL_TIMEOUT_SECONDS
     )
 
 

@@ -20,9 +20,8 @@ from controlroom.local.deploy_world import (
     REGRESSING_VERSION,
     STABLE_VERSION,
 )
-from controlroom.local.engine import synth
 
-from .conftest import finished, history_states
+from .conftest import finished, history_states, shared_synth
 
 pytestmark = pytest.mark.e2e
 
@@ -209,13 +208,10 @@ def test_a_retried_shift_never_shifts_twice(client, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def frozen_cdk_out(tmp_path_factory: pytest.TempPathFactory, cdk_out: Path) -> Path:
-    return synth(
-        "local",
-        tmp_path_factory.mktemp("cdk-freeze") / "cdk.out",
-        overrides={"deploy_freeze_windows": "daily 00:00-24:00"},
-        quiet=True,
-    )
+def frozen_cdk_out(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config, cdk_out: Path
+) -> Path:
+    return shared_synth(tmp_path_factory, pytestconfig, "local", deploy_freeze_windows="daily 00:00-24:00")
 
 
 def test_freeze_window_denies_unless_break_glass(session_engine, frozen_cdk_out, cdk_out):

@@ -7,22 +7,18 @@ from pathlib import Path
 import pytest
 
 from controlroom.contracts import IncidentStatus
-from controlroom.local.engine import synth
 
-from .conftest import alarm_event, finished, fire_one, history_states
+from .conftest import alarm_event, finished, fire_one, history_states, shared_synth
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def one_handoff_cdk_out(tmp_path_factory: pytest.TempPathFactory, cdk_out: Path) -> Path:
+def one_handoff_cdk_out(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config, cdk_out: Path
+) -> Path:
     # One handoff allowed, three verify attempts: the handoff bound is the one that trips.
-    return synth(
-        "local",
-        tmp_path_factory.mktemp("cdk-handoffs") / "cdk.out",
-        overrides={"max_handoffs": 1, "max_verify_attempts": 3},
-        quiet=True,
-    )
+    return shared_synth(tmp_path_factory, pytestconfig, "local", max_handoffs=1, max_verify_attempts=3)
 
 
 def test_the_handoff_limit_escalates_a_flow_that_does_not_recover(
