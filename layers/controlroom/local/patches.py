@@ -278,6 +278,30 @@ def _patch_parse_once() -> None:
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
 
 
+def _patch_validate_once() -> None:
+    """CreateStateMachine validates by parsing (ANTLR, ~0.4 s for our flows): once per definition text.
+
+    Only a definition that parsed is remembered, so an invalid one is refused every time, as by moto.
+    """
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend._validate_definition
+    valid: dict[str, None] = {}  # insertion-ordered, bounded like the programs
+    guard = threading.Lock()
+
+    def validate(definition: str) -> None:
+        with guard:
+            if definition in valid:
+                return
+        original(definition)
+        with guard:
+            if len(valid) >= _MAX_PROGRAMS:
+                valid.pop(next(iter(valid)))
+            valid[definition] = None
+
+    StepFunctionsParserBackend._validate_definition = staticmethod(validate)  # type: ignore[method-assign,assignment]
+
+
 def _patch_shared_task_clients() -> None:
     import sys
 
@@ -391,6 +415,7 @@ def apply(endpoint_url: str) -> None:
         _patch_eventbridge_to_stepfunctions()
         _patch_cloudwatch_percentiles()
         _patch_parse_once()
+        _patch_validate_once()
         _patch_shared_task_clients()
         _patch_cloudtrail_lookup()
         _patch_execution_status_events()
