@@ -33,7 +33,7 @@ demo: setup
 ## synthesizes each context once per run for all workers), then the 15 slowest tests.
 PYTEST_WORKERS ?= auto
 test: setup lint typecheck schemas-check
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
