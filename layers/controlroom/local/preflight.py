@@ -42,15 +42,25 @@ def check_port(port: int) -> None:
         return
     if not 0 < port < 65536:
         raise PreflightError(f"--port {port} is not a TCP port (1-65535, or 0 for a free one)")
+    refused = bind_error(port)
+    if refused is not None:
+        raise PreflightError(
+            f"port {port} on 127.0.0.1 is in use ({refused.strerror or refused}): stop what listens there "
+            "(another `controlroom up`?) or pick another with --port (0 picks a free one)"
+        ) from refused
+
+
+def bind_error(port: int) -> OSError | None:
+    """Why 127.0.0.1:``port`` cannot be bound now, or None: the same bind the server will make."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server itself binds (werkzeug sets SO_REUSEADDR): connections of a previous run still in
+        # TIME_WAIT must not fail a restart on the same port; a live listener still does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise PreflightError(
-                f"port {port} on 127.0.0.1 is in use ({exc.strerror or exc}): stop what listens there "
-                "(another `controlroom up`?) or pick another with --port (0 picks a free one)"
-            ) from exc
+            return exc
+    return None
 
 
 def environment_names(root: Path) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from controlroom.local import patches, transport
 from controlroom.local.dynamodb_txn import patch_transactions
+from controlroom.local.preflight import bind_error
 
 
 def local_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
@@ -70,16 +71,11 @@ def free_port() -> int:
 
 
 def _check_port(port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # As the server itself binds (werkzeug sets SO_REUSEADDR): connections of a previous run still in
-        # TIME_WAIT must not make a restart on the same port fail; a live listener still does.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise PortInUse(
-                f"port {port} on 127.0.0.1 is in use (another `controlroom up`?); pick another with --port"
-            ) from exc
+    refused = bind_error(port)
+    if refused is not None:
+        raise PortInUse(
+            f"port {port} on 127.0.0.1 is in use (another `controlroom up`?); pick another with --port"
+        ) from refused
 
 
 @dataclass
