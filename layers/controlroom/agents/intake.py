@@ -104,7 +104,8 @@ def dedupe_key_of(alarm_arn: str, resource: ResourceRef) -> str:
 
 
 def incident_id_for(owner: str | None, dedupe_key: str) -> str:
-    """The incident id its owner (an EventBridge event id or an execution ARN) always gets for an alarm.
+    """The incident id its owner (the alarm transition, ``admission.transition_of``, or an execution ARN) always
+    gets for an alarm.
 
     A retried Intake for the same owner computes the same id and so continues its own incident; without
     an owner the id is random.

@@ -1,7 +1,8 @@
 """The dedupe lock of an open incident: owned by its execution, leased, released when that execution ends.
 
 Items (checkpoint table):
-- ``OPEN#<dedupe_key>/LOCK``: which incident holds the alarm, the ARN of the execution working it, and
+- ``OPEN#<dedupe_key>/LOCK``: which incident holds the alarm, the ARN of the execution working it, the
+  ``event_id`` that took it (only that event's retry resumes; "" for a flow started by hand), and
   ``lease_expires_at`` (epoch seconds). A lock whose lease has passed is taken over by the next alarm, so
   no alarm stays silenced even if nothing ever releases it.
 - ``EXECUTION#<execution_arn>/INCIDENT``: which incident an execution works, for the status-change
