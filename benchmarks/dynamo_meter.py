@@ -61,6 +61,8 @@ class DynamoMeter:
     """
 
     reader: Any = None
+    # False: the hooks return at once (a timed run pays only for botocore calling them).
+    active: bool = True
     by_operation: dict[str, Usage] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pending: threading.local = field(default_factory=threading.local)
@@ -81,10 +83,14 @@ class DynamoMeter:
             return {op: Usage(u.calls, u.read_units, u.write_units) for op, u in self.by_operation.items()}
 
     def _remember(self, params: dict[str, Any], **_: Any) -> None:
+        if not self.active:
+            return
         body = params.get("body") or b"{}"
         self._pending.request = json.loads(body.decode() if isinstance(body, bytes) else body)
 
     def _meter(self, model: Any, http_response: Any, **_: Any) -> None:
+        if not self.active:
+            return
         request = getattr(self._pending, "request", {})
         try:
             response = json.loads(http_response.content or b"{}")

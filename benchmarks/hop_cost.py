@@ -1,10 +1,16 @@
 """Cost of one hop through run_agent beside a bare pass-through hop, on the local engine (moto's interpreter).
 
-Two state machines of ``HOPS`` sequential Lambda tasks run alternately on one moto server in this process:
-one whose function is a pass-through handler (the floor of a hop: a transition, an Invoke, JSON in and
-out), one whose function is a trivial agent wrapped like every real one (Powertools decorators,
-run_agent: settings, input and output contracts, decision record, timeline step, metrics). The bound
-of issue 14 is an agent hop at most 1.5x a bare hop. DynamoDB round trips per agent hop are counted.
+Three state machines of ``HOPS`` sequential Lambda tasks run alternately on one moto server in this
+process: one whose function is a pass-through handler (a bare hop: a transition, an Invoke, JSON in
+and out), one whose function is a trivial agent wrapped like every real one (Powertools decorators,
+run_agent: settings, input and output contracts, decision record, timeline step, metrics), and a
+*floor*: the pass-through handler plus the AWS round trips a durable, keyed decision record cannot do
+without (one DynamoDB write and one KMS GenerateMac), with the smallest payloads. The bound of issue 14
+is an agent hop at most 1.5x a bare hop; floor / bare says what the engine charges for the record's
+round trips alone, agent / floor what our runtime adds above them.
+
+The timed rounds run with the meters paused. A separate metered pass of the agent machine then counts
+round trips and request units per hop (sizing items takes reads of its own, which must not be timed).
 
 Usage: ``python benchmarks/hop_cost.py [ROUNDS]`` (default 7).
 """
@@ -27,7 +33,7 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from controlroom.aws import reset_clients
+from controlroom.aws import client, reset_clients
 from controlroom.contracts import IntakeResult
 from controlroom.contracts.base import Contract, LenientInput
 from controlroom.local import executor
@@ -40,6 +46,7 @@ from dynamo_meter import DynamoMeter
 
 REPO = Path(__file__).resolve().parents[1]
 ROUNDS = 7
+METERED = 2  # agent executions of the metered pass (round trips and units per hop)
 HOPS = 8
 BOUND = 1.5
 ROLE = "arn:aws:iam::123456789012:role/controlroom-bench"
@@ -77,11 +84,23 @@ def bare_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"incident_id": event["intake"]["incident"]["incident_id"]}
 
 
+def floor_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A bare hop plus one minimal DynamoDB write and one KMS MAC: what recording a hop costs at the least."""
+    client("dynamodb").put_item(
+        TableName=TABLES["AUDIT_TABLE"], Item={"chain_id": {"S": "floor"}, "seq": {"N": "1"}}
+    )
+    if _KEY:
+        client("kms").generate_mac(KeyId=_KEY["AUDIT_KEY_ID"], MacAlgorithm="HMAC_SHA_256", Message=b"floor")
+    return bare_handler(event, context)
+
+
 calls: Counter[str] = Counter()
+counting = False
 
 
 def _count_call(model: Any, **_: Any) -> None:
-    calls[f"{model.service_model.service_id} {model.name}"] += 1
+    if counting:
+        calls[f"{model.service_model.service_id} {model.name}"] += 1
 
 
 def _register(agent: str, handler: Any) -> None:
@@ -165,22 +184,25 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:5.1f} ms [{min(values) * 1000:5.1f}-{max(values) * 1000:5.1f}]"
 
 
-def _ratio(seconds: dict[str, list[float]]) -> tuple[float, float, float]:
-    """Median over median, and the min and max of the same-round ratios (each pair ran back to back)."""
-    per_round = [a / b for a, b in zip(seconds["agent"], seconds["bare"], strict=True)]
+def _ratio(
+    seconds: dict[str, list[float]], top: str = "agent", base: str = "bare"
+) -> tuple[float, float, float]:
+    """Median over median, and the min and max of the same-round ratios (each round ran them back to back)."""
+    per_round = [a / b for a, b in zip(seconds[top], seconds[base], strict=True)]
     return (
-        statistics.median(seconds["agent"]) / statistics.median(seconds["bare"]),
+        statistics.median(seconds[top]) / statistics.median(seconds[base]),
         min(per_round),
         max(per_round),
     )
 
 
-def _x(seconds: dict[str, list[float]]) -> str:
-    median, low, high = _ratio(seconds)
+def _x(seconds: dict[str, list[float]], top: str = "agent", base: str = "bare") -> str:
+    median, low, high = _ratio(seconds, top, base)
     return f"x{median:.2f} [{low:.2f}-{high:.2f}]"
 
 
 def main(rounds: int = ROUNDS) -> int:
+    global counting
     server = start_server(0)
     try:
         boto3.setup_default_session()
@@ -223,38 +245,49 @@ def main(rounds: int = ROUNDS) -> int:
             _KEY["AUDIT_KEY_ID"] = key["KeyMetadata"]["Arn"]
         _register("hop_bare", bare_handler)
         _register("hop_agent", agent_handler)
+        _register("hop_floor", floor_handler)
         _function(lambda_, "bench-intake", "intake")
         machines = {
             "bare": _machine(sfn, "bench-bare", _function(lambda_, "bench-bare", "hop_bare")),
+            "floor": _machine(sfn, "bench-floor", _function(lambda_, "bench-floor", "hop_floor")),
             "agent": _machine(sfn, "bench-agent", _function(lambda_, "bench-agent", "hop_agent")),
         }
         state = _opened_state(lambda_, "bench-intake")
         _signal_ends()
         for machine in machines.values():  # imports, client creation, first schema builds: not measured
             _run(sfn, machine, state)
-        wall: dict[str, list[float]] = {"bare": [], "agent": []}
-        cpu: dict[str, list[float]] = {"bare": [], "agent": []}
-        meter.reset()
-        calls.clear()
+        wall: dict[str, list[float]] = {kind: [] for kind in machines}
+        cpu: dict[str, list[float]] = {kind: [] for kind in machines}
+        meter.active = False
         for _ in range(rounds):
             for kind, machine in machines.items():
                 elapsed, used = _run(sfn, machine, state)
                 wall[kind].append(elapsed / HOPS)
                 cpu[kind].append(used / HOPS)
+        meter.reset()
+        calls.clear()
+        meter.active, counting = True, True
+        for _ in range(METERED):
+            _run(sfn, machines["agent"], state)
+        meter.active, counting = False, False
         usage = meter.snapshot()
     finally:
         server.stop()
     ratio = _ratio(cpu)[0]
-    agent_hops = rounds * HOPS
+    agent_hops = METERED * HOPS
     print(
         f"one hop on the local engine: median [min-max] of {rounds} alternating rounds of {HOPS} hops each. "
         "CPU time of the engine process decides the bound (wall time on a shared machine measures the "
         "neighbours too)."
     )
-    for kind in ("bare", "agent"):
+    for kind in ("bare", "floor", "agent"):
         print(f"  {kind + ' hop':<10} CPU {_ms(cpu[kind])}   wall {_ms(wall[kind])}")
     verdict = "ok" if ratio <= BOUND else f"OVER x{BOUND}"
     print(f"  agent / bare CPU {_x(cpu)} (bound x{BOUND}) {verdict}   wall {_x(wall)}")
+    print(
+        f"  floor / bare CPU {_x(cpu, 'floor')}: the record's two round trips alone, on this engine; "
+        f"agent / floor CPU {_x(cpu, 'agent', 'floor')}: what run_agent adds above them"
+    )
     trips = {op: u.calls / agent_hops for op, u in sorted(usage.items())}
     print(
         f"  DynamoDB round trips per agent hop: {sum(trips.values()):.1f} "
