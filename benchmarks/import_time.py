@@ -6,7 +6,9 @@ baselines are a handler that imports only boto3, and a bare *typed* handler: bot
 one model, which is the floor of any handler that validates its input. Runs alternate between targets
 (one round imports every target once) so that load on a shared machine spreads over all of them, and
 each figure is the median with its min-max over the rounds. The bound of issue 14 is a handler's
-median at most 1.2x the typed baseline's.
+median at most 1.2x the typed baseline's. Our handlers import with the garbage collector paused
+(controlroom.coldstart); a third baseline imports the typed handler that way too, and the last column
+compares each handler with it, so that what the pause alone buys is visible.
 
 Usage: ``python benchmarks/import_time.py [ROUNDS]`` (default 7).
 """
@@ -26,6 +28,9 @@ ROUNDS = 7
 BOUND = 1.2
 BOTO3 = "baseline:boto3"
 TYPED = "baseline:boto3+pydantic"
+# The same typed handler importing the way ours do (controlroom.coldstart: collector paused, then frozen), so
+# that the figures show how much of a handler's lead over the bare one is that alone.
+PAUSED = "baseline:boto3+pydantic:paused"
 # What a probe reports besides its time: the heavy imports a handler must not load at init.
 WATCHED = ("aws_xray_sdk", "anthropic")
 _PROBE = """
@@ -33,13 +38,18 @@ import importlib.util, sys, time
 started, cpu_started = time.perf_counter(), time.process_time()
 if sys.argv[1] == "baseline:boto3":
     import boto3  # noqa: F401
-elif sys.argv[1] == "baseline:boto3+pydantic":
+elif sys.argv[1].startswith("baseline:boto3+pydantic"):
+    import gc
+    if sys.argv[1].endswith(":paused"):
+        gc.disable()
     import boto3  # noqa: F401
     from pydantic import BaseModel
 
     class Request(BaseModel):
         incident_id: str
         attempt: int = 0
+    if sys.argv[1].endswith(":paused"):
+        gc.freeze(); gc.enable()
 else:
     sys.path.insert(0, sys.argv[2])
     spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
@@ -129,19 +139,26 @@ def _x(values: list[float], baseline: list[float]) -> str:
 
 def main(rounds: int = ROUNDS) -> int:
     handlers = sorted((REPO / "functions").glob("*/handler.py"))
-    targets = [BOTO3, TYPED, *(str(path) for path in handlers)]
+    targets = [BOTO3, TYPED, PAUSED, *(str(path) for path in handlers)]
     with tempfile.TemporaryDirectory() as task_root:
         samples = measure(targets, rounds, lambda_environment(Path(task_root)))
-    boto3_only, typed = samples[BOTO3], samples[TYPED]
+    boto3_only, typed, paused = samples[BOTO3], samples[TYPED], samples[PAUSED]
     print(
         f"handler import as Lambda loads it (LAMBDA_TASK_ROOT set, tracing Active), Python "
         f"{sys.version.split()[0]}: median [min-max] of {rounds} alternating rounds. CPU time of the importing "
         "interpreter decides the bound (wall time on a shared machine measures the neighbours too)."
     )
-    print(f"  {'':<22} {'CPU':<20} {'wall':<20} {'CPU / boto3':<19} {'CPU / typed':<19} {'wall / typed':<19}")
+    print(
+        f"  {'':<22} {'CPU':<20} {'wall':<20} {'CPU / boto3':<19} {'CPU / typed':<19} {'wall / typed':<19} "
+        "CPU / typed, paused"
+    )
     print(f"  {'boto3 only':<22} {_ms(boto3_only.cpu):<20} {_ms(boto3_only.wall):<20}")
     print(
         f"  {'boto3 + pydantic model':<22} {_ms(typed.cpu):<20} {_ms(typed.wall):<20} {_x(typed.cpu, boto3_only.cpu)}"
+    )
+    print(
+        f"  {'the same, gc paused':<22} {_ms(paused.cpu):<20} {_ms(paused.wall):<20} "
+        f"{_x(paused.cpu, boto3_only.cpu)}  {_x(paused.cpu, typed.cpu)}"
     )
     over, worst = [], 0.0
     for path in handlers:
@@ -154,7 +171,8 @@ def main(rounds: int = ROUNDS) -> int:
         loads = f"  loads {', '.join(sorted(handler.loaded))}" if handler.loaded else ""
         print(
             f"  {name:<22} {_ms(handler.cpu):<20} {_ms(handler.wall):<20} {_x(handler.cpu, boto3_only.cpu)}  "
-            f"{_x(handler.cpu, typed.cpu)}  {_x(handler.wall, typed.wall)}  {verdict}{loads}"
+            f"{_x(handler.cpu, typed.cpu)}  {_x(handler.wall, typed.wall)}  {_x(handler.cpu, paused.cpu)}  "
+            f"{verdict}{loads}"
         )
     print(
         f"  worst handler x{worst:.2f} of the typed baseline (bound x{BOUND}); over: {', '.join(over) or 'none'}"

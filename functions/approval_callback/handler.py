@@ -3,11 +3,14 @@
 The same function runs the scheduled delivery sweep: the rule's constant input names the task.
 """
 
-from aws_lambda_powertools.logging import correlation_paths
+from controlroom.coldstart import collector_paused
 
-from controlroom.approval.app import app, sweep_outbox
-from controlroom.approval.sweep_event import is_sweep_event
-from controlroom.runtime import logger, metrics, tracer
+with collector_paused():
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from controlroom.approval.app import app, sweep_outbox
+    from controlroom.approval.sweep_event import is_sweep_event
+    from controlroom.runtime import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(log_event=False, correlation_id_path=correlation_paths.API_GATEWAY_REST)

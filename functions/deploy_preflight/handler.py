@@ -1,7 +1,10 @@
 """Lambda entry point of the deploy_preflight agent (deployment flow)."""
 
-from controlroom.deploy.preflight import PREFLIGHT
-from controlroom.runtime import logger, metrics, run_agent, tracer
+from controlroom.coldstart import collector_paused
+
+with collector_paused():
+    from controlroom.deploy.preflight import PREFLIGHT
+    from controlroom.runtime import logger, metrics, run_agent, tracer
 
 
 @logger.inject_lambda_context(log_event=False)

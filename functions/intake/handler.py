@@ -1,7 +1,10 @@
 """Lambda entry point of the intake agent: the flow's task, the alarm rule, and execution status changes."""
 
-from controlroom.agents.admission import handle
-from controlroom.runtime import logger, metrics, tracer
+from controlroom.coldstart import collector_paused
+
+with collector_paused():
+    from controlroom.agents.admission import handle
+    from controlroom.runtime import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(log_event=False)

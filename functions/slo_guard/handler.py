@@ -1,7 +1,10 @@
 """Lambda entry point of the slo_guard agent (deployment flow)."""
 
-from controlroom.deploy.guard import SLO_GUARD
-from controlroom.runtime import logger, metrics, run_agent, tracer
+from controlroom.coldstart import collector_paused
+
+with collector_paused():
+    from controlroom.deploy.guard import SLO_GUARD
+    from controlroom.runtime import logger, metrics, run_agent, tracer
 
 
 @logger.inject_lambda_context(log_event=False)
