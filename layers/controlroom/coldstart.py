@@ -7,10 +7,12 @@ traverses all of them: measured at 15-50 ms of a handler's init (the approval ca
 loads Powertools' event handler, paid two). Pausing it while the handler imports loses nothing: a
 cycle created and dropped by import code is left to the first collection after.
 
-Afterwards ``gc.freeze()`` moves every object that exists into the permanent generation, so the
-collections that run during invocations do not traverse the process's imports either. A frozen
-object is never collected; what an import built is never garbage, and whatever garbage exists at that
-moment (a few stray cycles of import code) stays allocated, a bounded one-off per handler module.
+Afterwards, in Lambda (``LAMBDA_TASK_ROOT`` set: a fresh process per function), ``gc.freeze()`` moves
+every object that exists into the permanent generation, so the collections that run during
+invocations do not traverse the process's imports either. A frozen object is never collected; what an
+import built is never garbage, and the few stray cycles of import code stay allocated, once per
+process. Elsewhere (the local engine and the tests import many handlers into one long-lived process)
+nothing is frozen: the collector just resumes.
 
 This module is imported first by every handler, so it imports only the standard library.
 """
@@ -18,13 +20,14 @@ This module is imported first by every handler, so it imports only the standard 
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Run the ``with`` block (a handler's imports) without cyclic collection, then freeze what exists.
+    """Run the ``with`` block (a handler's imports) without cyclic collection; in Lambda, freeze what exists.
 
     The collector is re-enabled after, even when an import fails, unless it was already disabled
     before the block.
@@ -34,6 +37,7 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
+        if os.environ.get("LAMBDA_TASK_ROOT"):
+            gc.freeze()
         if was_enabled:
             gc.enable()

@@ -36,7 +36,10 @@ def restore_gc() -> Iterator[None]:
     (gc.enable if enabled else gc.disable)()
 
 
-def test_the_block_runs_without_collection_and_collection_resumes_after(restore_gc: None) -> None:
+def test_in_lambda_the_block_runs_without_collection_then_what_it_built_is_frozen(
+    restore_gc: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
     gc.enable()
     with collector_paused():
         inside = gc.isenabled()
@@ -45,6 +48,16 @@ def test_the_block_runs_without_collection_and_collection_resumes_after(restore_
     assert gc.isenabled() is True
     # What existed at the end of the block is in the permanent generation: collections skip it
     assert gc.get_freeze_count() >= len(built)
+
+
+def test_outside_lambda_nothing_is_frozen(restore_gc: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The local engine imports every handler into one long-lived process: it must stay collectable
+    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+    gc.unfreeze()
+    with collector_paused():
+        assert gc.isenabled() is False
+    assert gc.isenabled() is True
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_failing_import_still_resumes_collection(restore_gc: None) -> None:
