@@ -1,7 +1,5 @@
 """Typed settings read from the Lambda environment, validated once at cold start."""
 
-from __future__ import annotations
-
 import os
 from functools import lru_cache
 from typing import Literal

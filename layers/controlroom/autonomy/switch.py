@@ -6,8 +6,6 @@ environment variable). The parameter holds JSON, e.g. ``{"state": "halt", "chang
 or a bare word (``halt``/``run``) so the one-line AWS CLI form stays short.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re

@@ -1,7 +1,5 @@
 """Shared pieces of every contract: strict models, schema versions, canonical digests."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from datetime import UTC, datetime

@@ -1,9 +1,7 @@
 """Contracts of the deployment flow: the request, preflight, policy, traffic shifts, the SLO guard, the close."""
 
-from __future__ import annotations
-
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -127,7 +125,7 @@ class PreflightResult(Contract):
     plan_digest: str = ""
 
     @model_validator(mode="after")
-    def _ready_is_complete(self) -> PreflightResult:
+    def _ready_is_complete(self) -> Self:
         if self.outcome == "ready" and (self.deployment is None or self.risk is None or self.canary is None):
             raise ValueError("a ready preflight names the deployment, its risk and its canary plan")
         return self

@@ -5,8 +5,6 @@ read, so anything else is left out by construction (and listed as such in its de
 The shared parts, and the inputs of Intake, Evidence and Verify, are in ``flow_base`` (re-exported here).
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

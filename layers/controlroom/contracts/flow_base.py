@@ -5,8 +5,6 @@ evidence, diagnosis, plan and policy, and importing it builds all of those contr
 tenth of a cold import these three agents do not need).
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """What the Cedar policy decided for a plan, per action and overall."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Literal
 
