@@ -14,7 +14,7 @@ from controlroom.approval.signing import approval_link
 from controlroom.aws import client
 from controlroom.contracts import ApprovalRecord, ApprovalRequested, isoformat, utcnow
 from controlroom.contracts.approval import ApprovalBrief
-from controlroom.contracts.flow import RequestApprovalInput
+from controlroom.contracts.flow.request_approval import RequestApprovalInput
 from controlroom.errors import ApprovalPlanMismatch, ConfigurationError, TransientDependencyError
 from controlroom.metric_names import APPROVALS_REQUESTED, TIME_TO_APPROVAL_REQUEST
 from controlroom.runtime import AgentContext, AgentSpec, emit, logger

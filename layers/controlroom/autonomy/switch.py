@@ -17,8 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
 from controlroom import aws
+from controlroom.contracts.autonomy_mode import AutonomyMode
 from controlroom.contracts.base import Contract
-from controlroom.contracts.policy import AutonomyMode
 from controlroom.errors import TransientDependencyError
 
 _THROTTLING = {"ThrottlingException", "TooManyUpdates", "InternalServerError", "ServiceUnavailable"}

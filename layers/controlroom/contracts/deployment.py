@@ -6,8 +6,8 @@ from typing import Any, Literal, Self
 from pydantic import Field, model_validator
 
 from controlroom.contracts.approval import ApprovalOutcome
+from controlroom.contracts.autonomy_mode import AutonomyMode
 from controlroom.contracts.base import Contract, LenientInput
-from controlroom.contracts.policy import AutonomyMode
 
 DEPLOYMENT_REQUESTED = "controlroom.deployment.requested"
 DEPLOYMENT_SOURCE = "controlroom"
