@@ -77,6 +77,8 @@ NOT_NEEDED = {
     "verify": {"evidence", "graph", "diagnosis", "plan", "actions", "policy", "alarm", "deployment"},
     "intake": {"evidence", "graph", "diagnosis", "plan", "actions", "execution", "policy", "deployment"},
     "plan": {"execution", "policy", "alarm", "deployment", "flow.policy", "flow.execute"},
+    "close": {"evidence", "graph", "diagnosis", "alarm", "deployment", "flow.escalate"},
+    "execute": {"evidence", "graph", "diagnosis", "alarm", "deployment", "flow.policy"},
     "deploy_approval": {"evidence", "graph", "diagnosis", "plan", "actions", "execution", "policy", "flow"},
     "deploy_preflight": {"evidence", "graph", "diagnosis", "plan", "actions", "execution", "policy", "flow"},
 }

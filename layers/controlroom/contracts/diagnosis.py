@@ -4,10 +4,9 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from controlroom.contracts.base import Contract
+from controlroom.contracts.base import Contract, ProducedBy
 from controlroom.contracts.graph import Candidate
 
-ProducedBy = Literal["llm", "fallback"]
 Cause = Literal[
     "recent_change", "deployment_in_progress", "resource_saturation", "dependency_failure", "unknown"
 ]

@@ -5,8 +5,7 @@ from typing import Any, Self
 from pydantic import Field, ModelWrapValidatorHandler, computed_field, model_validator
 
 from controlroom.contracts.actions import Action
-from controlroom.contracts.base import Contract, digest
-from controlroom.contracts.diagnosis import ProducedBy
+from controlroom.contracts.base import Contract, ProducedBy, digest
 
 
 class Plan(Contract):
