@@ -1,7 +1,5 @@
 """Typed settings read from the Lambda environment, validated once at cold start."""
 
-from __future__ import annotations
-
 import os
 from functools import lru_cache
 from typing import Literal
@@ -9,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controlroom.budgets import execution_timeout_seconds, lock_lease_seconds
-from controlroom.contracts.policy import AutonomyMode
+from controlroom.contracts.autonomy_mode import AutonomyMode
 from controlroom.errors import ConfigurationError
 
 

@@ -26,7 +26,7 @@ from controlroom.contracts.graph import (
     NodeMetric,
     ServiceGraph,
 )
-from controlroom.llm.decisions import blamed_outside
+from controlroom.llm.diagnose import blamed_outside
 from tests.unit.test_plan import change, incident_for
 
 FRONT, WORKER, TABLE = (

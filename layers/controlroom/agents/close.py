@@ -5,7 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controlroom.contracts import CloseResult, IncidentStatus, utcnow
-from controlroom.contracts.flow import CloseInput
+from controlroom.contracts.flow.close import CloseInput
 from controlroom.metric_names import INCIDENTS_RESOLVED
 from controlroom.notify import publish_for
 from controlroom.runtime import AgentContext, AgentSpec, emit, logger

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from controlroom.agents.diagnose_graph import graph_hypotheses, ranked_candidates
 from controlroom.contracts import ChangeRecord, Diagnosis, EvidenceBundle, Hypothesis, IncidentRef
-from controlroom.contracts.flow import DiagnoseInput
+from controlroom.contracts.flow.diagnose import DiagnoseInput
 from controlroom.llm import diagnose_with_model, with_notes
 from controlroom.runtime import AgentContext, AgentSpec
 from controlroom.settings import settings as load_settings

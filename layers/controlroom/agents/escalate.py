@@ -16,7 +16,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from controlroom.contracts import EscalationResult, IncidentStatus, utcnow
-from controlroom.contracts.flow import EscalateInput
+from controlroom.contracts.flow.escalate import EscalateInput
 from controlroom.errors import IncidentNotFound, TransientDependencyError
 from controlroom.metric_names import APPROVAL_TIMEOUTS, ESCALATIONS
 from controlroom.notify import publish_for

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from controlroom import aws
 from controlroom.contracts import EvidenceBundle, IncidentRef, LogSample, MissingEvidence
-from controlroom.contracts.flow_base import EvidenceInput
+from controlroom.contracts.flow.base import EvidenceInput
 from controlroom.contracts.graph import GraphChange, GraphMetrics, MetricWindow, ServiceGraph
 from controlroom.errors import TimeBudgetExceeded
 from controlroom.runtime import AgentContext, AgentSpec

@@ -16,7 +16,7 @@ from typing import Any
 from controlroom.agents.execute_intent import record_intent
 from controlroom.autonomy.guard import before_action
 from controlroom.contracts import ActionResult, ExecutionReport, IncidentStatus, utcnow
-from controlroom.contracts.flow import ExecuteInput
+from controlroom.contracts.flow.execute import ExecuteInput
 from controlroom.errors import ActionFailed, ActionNotAllowed
 from controlroom.runtime import AgentContext, AgentSpec
 from controlroom.tools.actions import AdapterContext, run_action

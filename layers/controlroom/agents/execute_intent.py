@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlroom.contracts.flow import ExecuteInput
+from controlroom.contracts.flow.execute import ExecuteInput
 from controlroom.errors import IntentNotRecorded
 from controlroom.runtime import AgentContext
 

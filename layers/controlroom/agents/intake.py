@@ -26,7 +26,7 @@ from controlroom.contracts import (
     digest,
     utcnow,
 )
-from controlroom.contracts.flow_base import IntakeInput
+from controlroom.contracts.flow.base import IntakeInput
 from controlroom.errors import AlarmClockSkew, ControlroomError, EventTooLarge, UnsupportedEvent
 from controlroom.metric_names import INCIDENTS_DEDUPLICATED, INCIDENTS_OPENED
 from controlroom.resources import alarm_summary_of, resource_of, resource_of_composite

@@ -15,7 +15,7 @@ from controlroom.contracts import (
     RollbackLambdaAlias,
     StopCodeDeployDeployment,
 )
-from controlroom.contracts.flow import PlanInput
+from controlroom.contracts.flow.plan import PlanInput
 from controlroom.llm import plan_with_model, with_notes
 from controlroom.runtime import AgentContext, AgentSpec
 

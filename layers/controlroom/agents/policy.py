@@ -6,7 +6,7 @@ from typing import Any
 
 from controlroom import autonomy, aws
 from controlroom.contracts import PolicyDecision
-from controlroom.contracts.flow import PolicyInput
+from controlroom.contracts.flow.policy import PolicyInput
 from controlroom.metric_names import AUTONOMY_HALTED_DECISIONS, QUARANTINES
 from controlroom.policy import TargetFacts, decide_plan, default_engine, halted_decision
 from controlroom.policy.scope import PlanScope, in_scope, plan_scope

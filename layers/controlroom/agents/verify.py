@@ -10,7 +10,7 @@ from typing import Any
 
 from controlroom import aws
 from controlroom.contracts import VerifyResult, utcnow
-from controlroom.contracts.flow_base import VerifyInput
+from controlroom.contracts.flow.verify import VerifyInput
 from controlroom.metric_names import TIME_TO_RECOVERY
 from controlroom.runtime import AgentContext, AgentSpec, emit
 

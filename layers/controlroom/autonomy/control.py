@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from controlroom.autonomy.switch import AutonomySwitch, SwitchState, parse_switch
 from controlroom.contracts import utcnow
-from controlroom.contracts.policy import AutonomyMode
+from controlroom.contracts.autonomy_mode import AutonomyMode
 from controlroom.store import AuditLog
 
 

@@ -5,8 +5,6 @@ so every figure can be checked by hand. The scorecard says which action kinds me
 criteria; it changes no mode by itself.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from statistics import median
 from typing import Literal

@@ -6,8 +6,6 @@ environment variable). The parameter holds JSON, e.g. ``{"state": "halt", "chang
 or a bare word (``halt``/``run``) so the one-line AWS CLI form stays short.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re
@@ -19,8 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
 from controlroom import aws
+from controlroom.contracts.autonomy_mode import AutonomyMode
 from controlroom.contracts.base import Contract
-from controlroom.contracts.policy import AutonomyMode
 from controlroom.errors import TransientDependencyError
 
 _THROTTLING = {"ThrottlingException", "TooManyUpdates", "InternalServerError", "ServiceUnavailable"}

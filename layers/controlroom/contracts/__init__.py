@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ApprovalStatus,
         ApprovalVote,
     )
+    from controlroom.contracts.autonomy_mode import AutonomyMode
     from controlroom.contracts.base import CONTRACT_VERSION, canonical_json, digest, isoformat, utcnow
     from controlroom.contracts.decision import DecisionRecord, ToolCall
     from controlroom.contracts.diagnosis import Diagnosis, Hypothesis
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
         ResourceRef,
     )
     from controlroom.contracts.plan import Plan
-    from controlroom.contracts.policy import ActionDecision, AutonomyMode, PolicyDecision
+    from controlroom.contracts.policy import ActionDecision, PolicyDecision
 
 # Which submodule defines each public name. Importing the package imports none of them: a handler pays
 # only for the contracts it touches (``from controlroom.contracts import Plan`` imports contracts.plan).
@@ -97,7 +98,7 @@ _SUBMODULE = {
     "ResourceRef": "incident",
     "Plan": "plan",
     "ActionDecision": "policy",
-    "AutonomyMode": "policy",
+    "AutonomyMode": "autonomy_mode",
     "PolicyDecision": "policy",
 }
 

@@ -4,8 +4,6 @@ A plan is a list of these typed actions. Each type is closed (unknown fields are
 carries its risk as a class constant, so neither a model nor evidence text can lower it.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 

@@ -1,7 +1,5 @@
 """The EventBridge "CloudWatch Alarm State Change" event (Powertools has no model for it)."""
 
-from __future__ import annotations
-
 import json
 import re
 from datetime import datetime

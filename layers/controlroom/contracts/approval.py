@@ -1,7 +1,5 @@
 """Human approval of a plan: the pending request and the decisions on it."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal

@@ -1,13 +1,14 @@
 """Shared pieces of every contract: strict models, schema versions, canonical digests."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+# Who made a Diagnosis or a Plan (here, so the plan's contract does not import the diagnosis and its graph).
+ProducedBy = Literal["llm", "fallback"]
 
 # 2: the evidence bundle carries the service graph, its metrics and changes; the diagnosis its candidates.
 CONTRACT_VERSION = "2"

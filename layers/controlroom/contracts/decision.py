@@ -1,7 +1,5 @@
 """The decision record every agent writes: what it saw, what it left out, what it decided."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Literal
 

@@ -1,15 +1,12 @@
 """Ranked hypotheses about the cause, each tied to the evidence that supports it."""
 
-from __future__ import annotations
-
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from controlroom.contracts.base import Contract
+from controlroom.contracts.base import Contract, ProducedBy
 from controlroom.contracts.graph import Candidate
 
-ProducedBy = Literal["llm", "fallback"]
 Cause = Literal[
     "recent_change", "deployment_in_progress", "resource_saturation", "dependency_failure", "unknown"
 ]
@@ -43,7 +40,7 @@ class Diagnosis(Contract):
     )
 
     @model_validator(mode="after")
-    def _ranked(self) -> Diagnosis:
+    def _ranked(self) -> Self:
         confidences = [h.confidence for h in self.hypotheses]
         if confidences != sorted(confidences, reverse=True):
             raise ValueError("hypotheses must be ranked by confidence, highest first")

@@ -1,7 +1,5 @@
 """What Evidence found, each item with a reference the diagnosis can cite."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 

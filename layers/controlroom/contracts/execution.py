@@ -1,7 +1,5 @@
 """What Execute did, per action, and what Verify and Close observed."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 

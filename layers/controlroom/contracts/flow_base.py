@@ -1,69 +1,15 @@
-"""The parts of the flow state every agent shares, and the inputs of the agents that read no more.
+"""Compatibility name of ``controlroom.contracts.flow.base``, the shared parts of the flow state.
 
-Intake, Evidence and Verify import their input from here: ``flow`` defines the agents that read the
-evidence, diagnosis, plan and policy, and importing it builds all of those contracts' classes (a
-tenth of a cold import these three agents do not need).
+``VerifyInput`` moved to ``controlroom.contracts.flow.verify`` (``controlroom.contracts.flow`` has it too).
 """
 
-from __future__ import annotations
-
-from typing import Any
-
-from pydantic import Field
-
-from controlroom.contracts.base import LenientInput
-from controlroom.contracts.execution import ExecutionReport
-from controlroom.contracts.incident import IncidentRef, IntakeResult
-
-FLOW_PARTS = (
-    "event",
-    "intake",
-    "evidence",
-    "diagnosis",
-    "plan",
-    "policy",
-    "approval",
-    "execution",
-    "verify",
-    "control",
-    "error",
+from controlroom.contracts.flow.base import (
+    FLOW_PARTS,
+    EvidenceInput,
+    FlowControl,
+    FlowError,
+    IntakeInput,
+    _IncidentInput,
 )
 
-
-class FlowControl(LenientInput):
-    handoffs: int = Field(0, ge=0)
-    verify_attempts: int = Field(0, ge=0)
-
-
-class FlowError(LenientInput):
-    """What a Catch put under $.error: the error name and its cause text."""
-
-    error: str | None = Field("", alias="Error")
-    # SendTaskFailure's cause can be absent (and moto 5.2.5 drops it): never reject a Catch result for that.
-    cause: str | None = Field("", alias="Cause")
-
-
-class _IncidentInput(LenientInput):
-    intake: IntakeResult
-    control: FlowControl = Field(default_factory=FlowControl)
-
-    @property
-    def incident(self) -> IncidentRef:
-        if self.intake.incident is None:
-            raise ValueError("the flow state has no open incident")
-        return self.intake.incident
-
-
-class IntakeInput(LenientInput):
-    # Any JSON: a non-object event must reach Intake's logic, which keeps it verbatim before rejecting it.
-    event: Any = None
-    execution_arn: str | None = None
-    control: FlowControl = Field(default_factory=FlowControl)
-
-
-class EvidenceInput(_IncidentInput):
-    pass
-
-
-class VerifyInput(_IncidentInput):
-    execution: ExecutionReport
+__all__ = ["FLOW_PARTS", "EvidenceInput", "FlowControl", "FlowError", "IntakeInput", "_IncidentInput"]

@@ -6,8 +6,6 @@ Node ids are the graph's own names (X-Ray's ``name`` plus type, or the declared 
 interpreted by the ranking beyond equality.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 

@@ -1,7 +1,5 @@
 """The incident as the flow knows it: what fired, on which resource, and its lifecycle."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal

@@ -1,14 +1,11 @@
 """A remediation plan: typed actions from the catalog, bound to the incident by a digest."""
 
-from __future__ import annotations
-
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, ModelWrapValidatorHandler, computed_field, model_validator
 
 from controlroom.contracts.actions import Action
-from controlroom.contracts.base import Contract, digest
-from controlroom.contracts.diagnosis import ProducedBy
+from controlroom.contracts.base import Contract, ProducedBy, digest
 
 
 class Plan(Contract):
@@ -20,7 +17,7 @@ class Plan(Contract):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _digest_round_trip(cls, data: Any, handler: ModelWrapValidatorHandler[Plan]) -> Plan:
+    def _digest_round_trip(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         # A dumped plan carries its computed plan_digest; accept it back only if it still matches
         # the actions (the digest is always recomputed, never trusted from the input).
         claimed = None
@@ -33,7 +30,7 @@ class Plan(Contract):
         return plan
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> Plan:
+    def _unique_ids(self) -> Self:
         ids = [action.action_id for action in self.actions]
         if len(ids) != len(set(ids)):
             raise ValueError("action ids must be unique within a plan")

@@ -1,21 +1,13 @@
 """What the Cedar policy decided for a plan, per action and overall."""
 
-from __future__ import annotations
-
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
 
+from controlroom.contracts.autonomy_mode import AutonomyMode
 from controlroom.contracts.base import Contract
 
-
-class AutonomyMode(StrEnum):
-    SHADOW = "shadow"  # everything runs as a dry run
-    ADVICE = "advice"  # nothing runs; the plan goes to a human as advice
-    SUPERVISED = "supervised"  # low risk runs, the rest needs approval
-    GATED = "gated"  # every change needs approval
-
+__all__ = ["ActionDecision", "AutonomyMode", "Effect", "Outcome", "PolicyDecision"]
 
 Effect = Literal["allow", "needs_approval", "deny"]
 Outcome = Literal["auto", "approval", "deny", "quarantine", "halted"]

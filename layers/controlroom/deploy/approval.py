@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controlroom.agents.request_approval import approval_signing_key, notify_and_audit, pending_approval
+from controlroom.agents.approval_common import approval_signing_key, notify_and_audit, pending_approval
 from controlroom.contracts import ApprovalRequested
 from controlroom.contracts.approval import ApprovalBrief, BriefAction, DeploymentBrief
 from controlroom.contracts.deployment import DeployApprovalInput, PreflightResult

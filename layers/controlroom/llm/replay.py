@@ -97,7 +97,8 @@ def replay_incident(
     Returns the decisions by purpose; an incident decided without a model has no recording and
     returns an empty dict. ``fallbacks`` defaults to the agents' deterministic fallbacks.
     """
-    from controlroom.llm.decisions import diagnose_with_model, plan_with_model
+    from controlroom.llm.diagnose import diagnose_with_model
+    from controlroom.llm.plan import plan_with_model
     from controlroom.runtime.context import AgentContext
     from controlroom.runtime.stores import stores
     from controlroom.settings import settings

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from controlroom.contracts import (
-    Diagnosis,
-    EvidenceBundle,
     IncidentRef,
     NotifyOnly,
     RollbackEcsService,
@@ -21,6 +20,10 @@ from controlroom.contracts import (
     RunSsmAutomation,
     StopCodeDeployDeployment,
 )
+
+if TYPE_CHECKING:
+    # Annotations only: Execute binds its actions through this module and reads no diagnosis or evidence.
+    from controlroom.contracts import Diagnosis, EvidenceBundle
 
 
 @dataclass(frozen=True)
