@@ -101,7 +101,7 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     ctx = AgentContext(
         agent=spec.name,
         settings=current,
-        stores=default_stores(),
+        stores=default_stores(current),
         deadline=_deadline(context, incident_deadline if spec.stops_at_incident_deadline else None),
         function_version=function_version,
         incident_id=incident_id,
@@ -178,11 +178,13 @@ def _record(
         "error_message": str(error)[:1000] if error else None,
     }
     provisional = DecisionRecord(step=0, **fields)
-    # One round trip: the timeline step rides in the audit append's transaction, numbered by its seq.
+    checkpoint = ctx.stores.checkpoint
+    # One round trip: the timeline step rides in the audit append's transaction, numbered by its seq, and
+    # is the record as the audit log stored it (redacted and serialised once, for both).
     ctx.stores.audit.append(
         chain_id,
         "decision",
         f"agent:{ctx.agent}",
         provisional.model_dump(mode="json", exclude={"step"}),
-        also_write=lambda seq: [ctx.stores.checkpoint.step_put(provisional.model_copy(update={"step": seq}))],
+        also_write=lambda seq, stored: [checkpoint.step_put(chain_id, ctx.agent, seq, stored)],
     )

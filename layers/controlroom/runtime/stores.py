@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
 from controlroom.aws import client, resource
-from controlroom.settings import settings
-from controlroom.store import DynamoAuditLog, DynamoCheckpointStore
+from controlroom.settings import Settings, settings
+from controlroom.store.audit import DynamoAuditLog
 from controlroom.store.audit_key import KmsChainKey
+from controlroom.store.checkpoint import DynamoCheckpointStore
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,16 @@ def _stores(checkpoint_table: str, audit_table: str, audit_key_id: str, endpoint
     )
 
 
-def stores() -> Stores:
-    """Stores for the tables named in the current environment."""
-    import os
+def stores(current: Settings | None = None) -> Stores:
+    """Stores for the tables named in the current environment.
 
-    current = settings()
+    Parameters
+    ----------
+    current
+        The settings of the invocation now running, when the caller already holds them (run_agent);
+        None reads them.
+    """
+    current = current or settings()
     return _stores(
         current.CHECKPOINT_TABLE,
         current.AUDIT_TABLE,
