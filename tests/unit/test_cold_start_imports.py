@@ -124,8 +124,8 @@ for path in sys.argv[1:]:
 print(json.dumps(found))
 """
 STORE_MODELS = [
-    "controlroom.store.audit.AuditHead",
-    "controlroom.store.audit.AuditRecord",
+    "controlroom.store.audit_record.AuditHead",
+    "controlroom.store.audit_record.AuditRecord",
     "controlroom.store.audit_verify.AuditVerification",
     "controlroom.store.checkpoint.IncidentItem",
     "controlroom.store.incident_lock.OpenResult",

@@ -3,8 +3,8 @@
 Record format (schema_version 2) and how to verify it from another language: docs/audit-ledger.md.
 """
 
-# No ``from __future__ import annotations``: pydantic would compile and evaluate every field's string.
-import hashlib
+from __future__ import annotations
+
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -12,28 +12,42 @@ from typing import TYPE_CHECKING, Any
 
 import rfc8785
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
 from controlroom.contracts.base import canonical_json, isoformat, utcnow
 from controlroom.errors import AuditChainBroken, AuditConflict, SchemaVersionUnsupported
 from controlroom.redaction import redact_for_storage
 from controlroom.store.audit_key import ChainKey, head_message
+from controlroom.store.audit_record import (
+    GENESIS_HASH,
+    HEAD_SEQ,
+    LEGACY_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    AuditHead,
+    AuditRecord,
+    canonical_hash,
+)
 
 if TYPE_CHECKING:
     from controlroom.store.audit_verify import AuditVerification, verify_chain
 
-SCHEMA_VERSION = 2
-# Records written before the chain was keyed: hashed with the older canonical JSON, no head item.
-LEGACY_SCHEMA_VERSION = 1
-GENESIS_HASH = "0" * 64
-# The head lives in the chain's partition at a sort key no record uses (records start at 1).
-HEAD_SEQ = 0
 _MAX_APPEND_ATTEMPTS = 8
 # Items written in the same transaction as a record, built from the seq it gets and the payload as stored
 # (its redacted RFC 8785 text; see DynamoAuditLog.append).
 AlsoWrite = Callable[[int, str], list[dict[str, Any]]]
 
-__all__ = ["AuditHead", "AuditLog", "AuditRecord", "AuditVerification", "DynamoAuditLog", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "HEAD_SEQ",
+    "LEGACY_SCHEMA_VERSION",
+    "SCHEMA_VERSION",
+    "AuditHead",
+    "AuditLog",
+    "AuditRecord",
+    "AuditVerification",
+    "DynamoAuditLog",
+    "canonical_hash",
+    "verify_chain",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -43,88 +57,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(audit_verify, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class AuditHead(BaseModel):
-    """Where a chain ends: its record count, the last record's hash, and the MAC over both."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    chain_id: str
-    count: int
-    last_hash: str
-    mac: str
-    schema_version: int = 2
-
-
-class AuditRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    chain_id: str
-    seq: int
-    kind: str
-    actor: str
-    recorded_at: str
-    payload: dict[str, Any]
-    prev_hash: str
-    hash: str
-    schema_version: int = SCHEMA_VERSION
-
-    @staticmethod
-    def compute_hash(
-        chain_id: str,
-        seq: int,
-        kind: str,
-        actor: str,
-        recorded_at: str,
-        payload: dict[str, Any],
-        prev_hash: str,
-        schema_version: int = SCHEMA_VERSION,
-    ) -> str:
-        """SHA-256 (hex) of the record's body; version 2 hashes its RFC 8785 canonical form."""
-        body: dict[str, Any] = {
-            "chain_id": chain_id,
-            "seq": seq,
-            "kind": kind,
-            "actor": actor,
-            "recorded_at": recorded_at,
-            "payload": payload,
-            "prev_hash": prev_hash,
-        }
-        if schema_version == LEGACY_SCHEMA_VERSION:
-            return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
-        body["schema_version"] = schema_version
-        return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
-
-    def recomputed_hash(self) -> str:
-        return self.compute_hash(
-            self.chain_id,
-            self.seq,
-            self.kind,
-            self.actor,
-            self.recorded_at,
-            self.payload,
-            self.prev_hash,
-            self.schema_version,
-        )
-
-
-def canonical_hash(
-    chain_id: str, seq: int, kind: str, actor: str, recorded_at: str, payload_text: bytes, prev_hash: str
-) -> str:
-    """``AuditRecord.compute_hash`` (version 2) from the payload's RFC 8785 text, without re-canonicalising it.
-
-    RFC 8785 sorts the body's keys (all ASCII) as actor, chain_id, kind, payload, prev_hash, recorded_at,
-    schema_version, seq, so the body is the canonical text of the fields before ``payload``, the payload's
-    own canonical text, then the fields after it. The writer already holds that text (it is what it
-    stores); canonicalising a large payload a second time was most of an append's own CPU.
-    """
-    before = rfc8785.dumps({"actor": actor, "chain_id": chain_id, "kind": kind})
-    after = rfc8785.dumps(
-        {"prev_hash": prev_hash, "recorded_at": recorded_at, "schema_version": SCHEMA_VERSION, "seq": seq}
-    )
-    body = before[:-1] + b',"payload":' + payload_text + b"," + after[1:]
-    return hashlib.sha256(body).hexdigest()
 
 
 class AuditLog(ABC):
@@ -148,7 +80,7 @@ class AuditLog(ABC):
     def head(self, chain_id: str) -> AuditHead | None: ...
 
     @abstractmethod
-    def verify(self, chain_id: str) -> "AuditVerification": ...
+    def verify(self, chain_id: str) -> AuditVerification: ...
 
 
 class DynamoAuditLog(AuditLog):
@@ -340,7 +272,7 @@ class DynamoAuditLog(AuditLog):
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return [_from_item(item) for item in items]
 
-    def verify(self, chain_id: str) -> "AuditVerification":
+    def verify(self, chain_id: str) -> AuditVerification:
         from controlroom.store.audit_verify import verify_chain
 
         return verify_chain(chain_id, self.records(chain_id), self.head(chain_id), self._key)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from controlroom.store.audit_key import ChainKey, head_message
 
 if TYPE_CHECKING:
-    from controlroom.store.audit import AuditHead, AuditRecord
+    from controlroom.store.audit_record import AuditHead, AuditRecord
 
 _GENESIS_HASH = "0" * 64
 _LEGACY = 1
