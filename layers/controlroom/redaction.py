@@ -41,12 +41,9 @@ _SECRET_PATTERNS: list[_Pattern] = [
         "",
         None,
     ),
-    (
-        "url_credentials",
-        re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/:@\"']*:[^\s/@\"']+(?=@)"),
-        r"\1",
-        None,
-    ),
+    # Anchored on "://" (a lookbehind), not on the scheme: a scheme-shaped run can start at every dot or
+    # dash of a long host list, and trying each start made one 64 KB line cost seconds (quadratic).
+    ("url_credentials", re.compile(r"(?<=://)[^\s/:@\"']*:[^\s/@\"']+(?=@)"), "", None),
     ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), "", None),
     (
         "aws_secret_key",
@@ -85,7 +82,8 @@ _SECRET_PATTERNS: list[_Pattern] = [
     ),
 ]
 _IDENTITY_PATTERNS: list[_Pattern] = [
-    ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "", None),
+    # The local part starts where its run of allowed characters starts (not at every dot in it: quadratic).
+    ("email", re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "", None),
     ("aws_account_id", re.compile(r"(arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:)\d{12}(?=:)"), r"\1", None),
     ("aws_account_id", re.compile(r"(?<![\d.])\d{12}(?!\d)"), "", None),
 ]

@@ -10,6 +10,7 @@ import threading
 
 import boto3
 import pytest
+import rfc8785
 
 from controlroom.contracts.base import canonical_json
 from controlroom.errors import AuditChainBroken, SchemaVersionUnsupported
@@ -261,3 +262,36 @@ def test_a_record_planted_past_the_head_stops_appends_by_name(aws):
     # Then the next agent does not link after the forgery (or retry forever): the chain is named broken
     with pytest.raises(AuditChainBroken, match="beyond its keyed head"):
         _log(aws).append(CHAIN, "decision", "agent:close", {"n": 9})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"n": 1, "confidence": 0.5, "ratio": 1.0, "big": 1e21, "small": 5e-324},
+        {"zeta": [1, {"b": None, "a": True}], "é": 'ünïcode \u2028 "quoted"', "\U0001f600": "emoji key"},
+        {"nested": {"deep": {"deeper": ["x" * 300, -0.0, 123456789012]}}, "payload": "a key named payload"},
+    ],
+    ids=["empty", "numbers", "unicode-and-order", "nested"],
+)
+def test_a_stored_record_hashes_as_the_documented_rfc8785_body(aws, payload):
+    # Given a record appended with a payload of awkward JSON (float forms, non-ASCII keys, nesting)
+    log = _log(aws)
+    record = log.append(CHAIN, "decision", "agent:diagnose", payload)
+    item = aws.dynamodb.Table(aws.audit_table).get_item(Key={"chain_id": CHAIN, "seq": record.seq})["Item"]
+    # Then its hash is SHA-256 of the RFC 8785 body with the stored payload parsed (docs/audit-ledger.md)
+    body = {
+        "chain_id": item["chain_id"],
+        "seq": int(item["seq"]),
+        "kind": item["kind"],
+        "actor": item["actor"],
+        "recorded_at": item["recorded_at"],
+        "payload": json.loads(item["payload"]),
+        "prev_hash": item["prev_hash"],
+        "schema_version": int(item["schema_version"]),
+    }
+    assert item["hash"] == hashlib.sha256(rfc8785.dumps(body)).hexdigest() == record.hash
+    # And the stored payload is already canonical, and the returned record holds it
+    assert rfc8785.dumps(json.loads(item["payload"])).decode("utf-8") == item["payload"]
+    assert record.payload == json.loads(item["payload"])
+    assert log.verify(CHAIN).ok

@@ -22,11 +22,16 @@ print(json.dumps(sorted({w for w in watched for name in sys.modules if name == w
 """
 # Heavy modules only some paths or agents need, and the handlers that may load them at init: Powertools
 # idempotency (only a real change in Execute needs it), Cedar (the two agents that evaluate policy on every
-# call), the candidate ranking (Diagnose's; Plan shares the model-calling module with it).
+# call), the candidate ranking (Diagnose's; Plan shares the model-calling module with it), the audit chain
+# verifier (the CLI's, never a writer's), the approval items (the agents that request, decide or deliver
+# approvals) and the alarm's lock (Intake's).
 PATH_ONLY = {
     "aws_lambda_powertools.utilities.idempotency": set(),
     "cedarpy": {"policy", "deploy_policy"},
     "controlroom.diagnosis": {"diagnose"},
+    "controlroom.store.audit_verify": set(),
+    "controlroom.store.approvals": {"approval_callback", "deploy_approval", "request_approval"},
+    "controlroom.store.incident_lock": {"intake"},
 }
 # A handler under tracing Active, invoked once: which heavy modules are loaded before and after, and
 # the annotations on the segment the handler runs in.
@@ -106,3 +111,51 @@ def test_with_tracing_active_the_first_call_is_traced_and_annotated(tmp_path: Pa
     assert outcome["at_import"] is False
     assert outcome["disabled"] is False
     assert outcome["annotations"]["incident_id"] == "inc-1"
+
+
+# Every pydantic model of the stores, as a fresh process sees it after import: a schema built at import is
+# cold-start CPU a handler pays whether or not it ever validates one.
+_DEFERRED = """
+import importlib, json, sys
+found = {}
+for path in sys.argv[1:]:
+    module_name, name = path.rsplit(".", 1)
+    found[path] = getattr(importlib.import_module(module_name), name).__pydantic_complete__
+print(json.dumps(found))
+"""
+STORE_MODELS = [
+    "controlroom.store.audit_record.AuditHead",
+    "controlroom.store.audit_record.AuditRecord",
+    "controlroom.store.audit_verify.AuditVerification",
+    "controlroom.store.checkpoint.IncidentItem",
+    "controlroom.store.incident_lock.OpenResult",
+    "controlroom.store.incident_lock.DuplicateCount",
+]
+
+
+def test_the_store_models_build_no_schema_at_import(tmp_path: Path) -> None:
+    # When a fresh process imports every store model
+    result = subprocess.run(
+        [sys.executable, "-c", _DEFERRED, *STORE_MODELS],
+        env=_lambda_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Then none has built its schema yet (defer_build): it is built on first use, by the code that uses it
+    assert json.loads(result.stdout) == dict.fromkeys(STORE_MODELS, False)
+
+
+def test_a_verifier_still_loads_the_deferred_verdict_through_the_store_package(tmp_path: Path) -> None:
+    # When a fresh process asks the store package for the verifier's verdict model (as the CLI does)
+    code = (
+        "from controlroom.store import AuditVerification\n"
+        "from controlroom.store.audit import verify_chain\n"
+        "v = AuditVerification(chain_id='c', ok=False, records=0)\n"
+        "print(v.status, verify_chain.__module__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=_lambda_env(tmp_path), capture_output=True, text=True, check=True
+    )
+    # Then the lazy exports resolve to the verifier module and the model validates on first use
+    assert result.stdout.split() == ["broken", "controlroom.store.audit_verify"]

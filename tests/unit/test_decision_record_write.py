@@ -88,3 +88,28 @@ def test_racing_agents_each_step_carries_its_own_audit_seq(aws, lambda_context, 
     assert {step.step: f"agent:{step.agent}" for step in steps} == by_seq
     assert len(steps) == racers
     assert stores().audit.verify(INCIDENT_ID).ok
+
+
+class _Leaky(Contract):
+    seen: str
+    note: str
+
+
+def _leaky_logic(request: _Input, ctx: AgentContext) -> _Leaky:
+    return _Leaky(seen=request.intake.incident.incident_id, note="db postgres://app:hunter2@db:5432 refused")
+
+
+def test_the_step_is_the_audit_record_redacted_once_with_its_seq(aws, lambda_context):
+    # Given an agent whose output carries a secret
+    spec = AgentSpec(name="leaky", input_model=_Input, output_model=_Leaky, logic=_leaky_logic)
+    # When it runs
+    run_agent(spec, EVENT, lambda_context)
+    # Then the timeline step holds exactly the audit record's payload, numbered by its seq
+    (record,) = stores().audit.records(INCIDENT_ID)
+    (step,) = stores().checkpoint.steps(INCIDENT_ID)
+    assert step.step == record.seq == 1
+    assert step.model_dump(mode="json", exclude={"step"}) == record.payload
+    # And neither holds the secret
+    assert step.output is not None and "hunter2" not in step.output["note"]
+    assert "hunter2" not in str(record.payload)
+    assert step.output["note"] == "db postgres://[REDACTED:url_credentials]@db:5432 refused"

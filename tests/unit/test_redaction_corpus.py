@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import pytest
@@ -145,3 +146,35 @@ def test_timeline_steps_and_recorded_model_inputs_are_stored_redacted(aws) -> No
     stored = json.dumps(table.scan()["Items"], default=str)
     assert "hunter2" not in stored and "FwoGZXIvYXdzEJr" not in stored
     assert "postgres://[REDACTED:url_credentials]@db:5432 refused" in stored
+
+
+# Untrusted lines an attacker or a noisy service controls: long runs of scheme- and address-shaped text
+# (dotted host lists, dashed ids) with no credential in them. Each pattern must scan them in linear time.
+PATHOLOGICAL = ["a." * 100_000, "a-" * 100_000, "1." * 100_000, "sk-" * 60_000, "eyJ." * 50_000]
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL, ids=["dots", "dashes", "digits", "sk-dashes", "jwt-dots"])
+def test_a_long_adversarial_line_is_redacted_in_linear_time(text: str) -> None:
+    # When a 200 KB line of look-alike text is redacted for storage and for a model
+    started = time.process_time()
+    stored, shown = redact_for_storage(text), redact(text)
+    elapsed = time.process_time() - started
+    # Then it takes well under a second (a pattern that tried every dot as a start took minutes here)
+    assert stored == text and shown == text
+    assert elapsed < 1.0, f"{elapsed:.2f} s of CPU for {len(text)} characters"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["-http://app:hunter2@db/x", "x.https://deploy:gh0stT0ken@git.example.com", "1://u:s3cretpw@h"],
+)
+def test_url_credentials_are_redacted_whatever_precedes_the_scheme(text: str) -> None:
+    counts: Counter[str] = Counter()
+    clean = redact_for_storage(text, counts)
+    assert "[REDACTED:url_credentials]@" in clean and counts["url_credentials"] == 1
+    assert not any(secret in clean for secret in ("hunter2", "gh0stT0ken", "s3cretpw"))
+
+
+def test_an_email_is_hidden_from_a_model_after_punctuation_too() -> None:
+    assert "oncall" not in redact("owners: -.oncall@example.com,ops@example.org")
+    assert "ops@" not in redact("owners: -.oncall@example.com,ops@example.org")

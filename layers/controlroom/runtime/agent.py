@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -31,19 +30,75 @@ _DEFAULT_BUDGET = timedelta(seconds=30)
 _METADATA_FIELDS = frozenset({"flow_revision"})
 
 
-@dataclass(frozen=True)
-class AgentSpec(Generic[In, Out]):
-    """An agent: its name, its contracts and the plain function that decides."""
+def _no_summary(output: Any) -> str:
+    return ""
 
+
+def _no_confidence(output: Any) -> float | None:
+    return None
+
+
+class AgentSpec(Generic[In, Out]):
+    """An agent: its name, its contracts and the plain function that decides. Immutable.
+
+    A plain class rather than a frozen dataclass: every handler imports it, and the six methods a frozen
+    dataclass generates are compiled at import, about a millisecond of every cold start.
+
+    Parameters
+    ----------
+    name, input_model, output_model, logic
+        The agent's name, its input and output contracts, and the function from input to output.
+    summarise, confidence_of
+        The decision record's summary and confidence, read from the output.
+    stops_at_incident_deadline
+        False for agents that must finish what was already done (Verify, Close): they run past the
+        incident's budget (bounded by their Lambda timeout and the execution's backstop) and note it.
+    """
+
+    __slots__ = (
+        "confidence_of",
+        "input_model",
+        "logic",
+        "name",
+        "output_model",
+        "stops_at_incident_deadline",
+        "summarise",
+    )
     name: str
     input_model: type[In]
     output_model: type[Out]
     logic: Callable[[In, AgentContext], Out]
-    summarise: Callable[[Out], str] = lambda output: ""
-    confidence_of: Callable[[Out], float | None] = lambda output: None
-    # False for agents that must finish what was already done (Verify, Close): they run past the
-    # incident's budget (bounded by their Lambda timeout and the execution's backstop) and note it.
-    stops_at_incident_deadline: bool = True
+    summarise: Callable[[Out], str]
+    confidence_of: Callable[[Out], float | None]
+    stops_at_incident_deadline: bool
+
+    def __init__(
+        self,
+        name: str,
+        input_model: type[In],
+        output_model: type[Out],
+        logic: Callable[[In, AgentContext], Out],
+        summarise: Callable[[Out], str] = _no_summary,
+        confidence_of: Callable[[Out], float | None] = _no_confidence,
+        stops_at_incident_deadline: bool = True,
+    ) -> None:
+        fields = {
+            "name": name,
+            "input_model": input_model,
+            "output_model": output_model,
+            "logic": logic,
+            "summarise": summarise,
+            "confidence_of": confidence_of,
+            "stops_at_incident_deadline": stops_at_incident_deadline,
+        }
+        for attribute, value in fields.items():
+            object.__setattr__(self, attribute, value)
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        raise AttributeError(f"AgentSpec {self.name} is immutable: cannot set {attribute}")
+
+    def __repr__(self) -> str:
+        return f"AgentSpec(name={self.name!r}, input_model={self.input_model.__name__}, output_model={self.output_model.__name__})"
 
 
 def _contract_error(agent: str, side: str, exc: ValidationError) -> ContractViolation:
@@ -101,7 +156,7 @@ def run_agent(spec: AgentSpec[In, Out], event: Mapping[str, Any], context: Any) 
     ctx = AgentContext(
         agent=spec.name,
         settings=current,
-        stores=default_stores(),
+        stores=default_stores(current),
         deadline=_deadline(context, incident_deadline if spec.stops_at_incident_deadline else None),
         function_version=function_version,
         incident_id=incident_id,
@@ -178,11 +233,13 @@ def _record(
         "error_message": str(error)[:1000] if error else None,
     }
     provisional = DecisionRecord(step=0, **fields)
-    # One round trip: the timeline step rides in the audit append's transaction, numbered by its seq.
+    checkpoint = ctx.stores.checkpoint
+    # One round trip: the timeline step rides in the audit append's transaction, numbered by its seq, and
+    # is the record as the audit log stored it (redacted and serialised once, for both).
     ctx.stores.audit.append(
         chain_id,
         "decision",
         f"agent:{ctx.agent}",
         provisional.model_dump(mode="json", exclude={"step"}),
-        also_write=lambda seq: [ctx.stores.checkpoint.step_put(provisional.model_copy(update={"step": seq}))],
+        also_write=lambda seq, stored: [checkpoint.step_put(chain_id, ctx.agent, seq, stored)],
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -15,33 +14,64 @@ from controlroom.runtime.stores import Stores
 from controlroom.settings import Settings
 
 
-@dataclass
 class ToolCallHandle:
     """Lets the code inside ``ctx.tool(...)`` describe what the call returned."""
 
-    summary: str = ""
+    def __init__(self, summary: str = "") -> None:
+        self.summary = summary
 
 
-@dataclass
 class AgentContext:
-    agent: str
-    settings: Settings
-    stores: Stores
-    deadline: datetime
-    function_version: str = "$LATEST"
-    incident_id: str | None = None
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    summary: str = ""
-    confidence: float | None = None
-    produced_by: Literal["llm", "fallback", "rules"] = "rules"
-    model_id: str | None = None
-    prompt_version: str | None = None
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
-    extra_left_out: list[str] = field(default_factory=list)
-    redactions: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    """One invocation's context: what its logic may use, and what it reports for the decision record.
+
+    A plain class rather than a dataclass: every handler imports it, and a dataclass of this many fields
+    compiles its generated methods at import (a millisecond or two of every cold start).
+    """
+
+    def __init__(
+        self,
+        agent: str,
+        settings: Settings,
+        stores: Stores,
+        deadline: datetime,
+        function_version: str = "$LATEST",
+        incident_id: str | None = None,
+        tool_calls: list[ToolCall] | None = None,
+        summary: str = "",
+        confidence: float | None = None,
+        produced_by: Literal["llm", "fallback", "rules"] = "rules",
+        model_id: str | None = None,
+        prompt_version: str | None = None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost_usd: float = 0.0,
+        extra_left_out: list[str] | None = None,
+        redactions: dict[str, int] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.agent = agent
+        self.settings = settings
+        self.stores = stores
+        self.deadline = deadline
+        self.function_version = function_version
+        self.incident_id = incident_id
+        self.tool_calls: list[ToolCall] = [] if tool_calls is None else tool_calls
+        self.summary = summary
+        self.confidence = confidence
+        self.produced_by: Literal["llm", "fallback", "rules"] = produced_by
+        self.model_id = model_id
+        self.prompt_version = prompt_version
+        self.tokens_in = tokens_in
+        self.tokens_out = tokens_out
+        self.cost_usd = cost_usd
+        self.extra_left_out: list[str] = [] if extra_left_out is None else extra_left_out
+        self.redactions: dict[str, int] = {} if redactions is None else redactions
+        self.notes: list[str] = [] if notes is None else notes
+
+    def __repr__(self) -> str:
+        return (
+            f"AgentContext(agent={self.agent!r}, incident_id={self.incident_id!r}, deadline={self.deadline})"
+        )
 
     def remaining_seconds(self) -> float:
         """Seconds left before the agent must have returned."""

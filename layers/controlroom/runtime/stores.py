@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from functools import lru_cache
+from typing import NamedTuple
 
 from controlroom.aws import client, resource
-from controlroom.settings import settings
-from controlroom.store import DynamoAuditLog, DynamoCheckpointStore
+from controlroom.settings import Settings, settings
+from controlroom.store.audit import DynamoAuditLog
 from controlroom.store.audit_key import KmsChainKey
+from controlroom.store.checkpoint import DynamoCheckpointStore
 
 
-@dataclass(frozen=True)
-class Stores:
+class Stores(NamedTuple):
+    """The checkpoint and audit stores of one environment (a NamedTuple: cheaper to define than a dataclass)."""
+
     checkpoint: DynamoCheckpointStore
     audit: DynamoAuditLog
 
@@ -26,11 +29,16 @@ def _stores(checkpoint_table: str, audit_table: str, audit_key_id: str, endpoint
     )
 
 
-def stores() -> Stores:
-    """Stores for the tables named in the current environment."""
-    import os
+def stores(current: Settings | None = None) -> Stores:
+    """Stores for the tables named in the current environment.
 
-    current = settings()
+    Parameters
+    ----------
+    current
+        The settings of the invocation now running, when the caller already holds them (run_agent);
+        None reads them.
+    """
+    current = current or settings()
     return _stores(
         current.CHECKPOINT_TABLE,
         current.AUDIT_TABLE,

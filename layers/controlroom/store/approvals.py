@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,17 +55,36 @@ def record_from_item(item: dict[str, Any]) -> ApprovalRecord:
 
 
 class DynamoApprovalItems:
-    """The approval half of DynamoCheckpointStore (mixed in; uses its ``_table``, ``_require``, ``_query``)."""
+    """The approval half of DynamoCheckpointStore, built by it on the first approval call.
 
-    _table: Any
-    _ttl_seconds: int
-    _schema_version: int
+    Only the agents that handle approvals load this module; the checkpoint store delegates to it.
 
-    def _require(self, pk: str, sk: str, missing: Exception) -> dict[str, Any]:  # pragma: no cover
-        raise NotImplementedError
+    Parameters
+    ----------
+    table
+        The checkpoint table (boto3 resource Table).
+    ttl_seconds
+        How long an approval item outlives its expiry.
+    schema_version
+        The checkpoint items' schema_version this code writes.
+    require, query
+        The store's consistent, version-checked read of one item, and its paginated query.
+    """
 
-    def _query(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(
+        self,
+        table: Any,
+        *,
+        ttl_seconds: int,
+        schema_version: int,
+        require: Callable[[str, str, Exception], dict[str, Any]],
+        query: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    ) -> None:
+        self._table = table
+        self._ttl_seconds = ttl_seconds
+        self._schema_version = schema_version
+        self._require = require
+        self._query = query
 
     @staticmethod
     def _key(approval_id: str) -> dict[str, str]:

@@ -5,85 +5,58 @@ Record format (schema_version 2) and how to verify it from another language: doc
 
 from __future__ import annotations
 
-import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rfc8785
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
 from controlroom.contracts.base import canonical_json, isoformat, utcnow
 from controlroom.errors import AuditChainBroken, AuditConflict, SchemaVersionUnsupported
 from controlroom.redaction import redact_for_storage
 from controlroom.store.audit_key import ChainKey, head_message
-from controlroom.store.audit_verify import AuditHead, AuditVerification, verify_chain
+from controlroom.store.audit_record import (
+    GENESIS_HASH,
+    HEAD_SEQ,
+    LEGACY_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    AuditHead,
+    AuditRecord,
+    canonical_hash,
+)
 
-SCHEMA_VERSION = 2
-# Records written before the chain was keyed: hashed with the older canonical JSON, no head item.
-LEGACY_SCHEMA_VERSION = 1
-GENESIS_HASH = "0" * 64
-# The head lives in the chain's partition at a sort key no record uses (records start at 1).
-HEAD_SEQ = 0
+if TYPE_CHECKING:
+    from controlroom.store.audit_verify import AuditVerification, verify_chain
+
 _MAX_APPEND_ATTEMPTS = 8
-# Items written in the same transaction as a record, built for the seq it gets (see DynamoAuditLog.append).
-AlsoWrite = Callable[[int], list[dict[str, Any]]]
+# Items written in the same transaction as a record, built from the seq it gets and the payload as stored
+# (its redacted RFC 8785 text; see DynamoAuditLog.append).
+AlsoWrite = Callable[[int, str], list[dict[str, Any]]]
 
-__all__ = ["AuditHead", "AuditLog", "AuditRecord", "AuditVerification", "DynamoAuditLog", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "HEAD_SEQ",
+    "LEGACY_SCHEMA_VERSION",
+    "SCHEMA_VERSION",
+    "AuditHead",
+    "AuditLog",
+    "AuditRecord",
+    "AuditVerification",
+    "DynamoAuditLog",
+    "canonical_hash",
+    "verify_chain",
+]
 
 
-class AuditRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
+def __getattr__(name: str) -> Any:
+    # The verifier is not on the write path: it loads when a caller asks for it (PEP 562).
+    if name in ("AuditVerification", "verify_chain"):
+        from controlroom.store import audit_verify
 
-    chain_id: str
-    seq: int
-    kind: str
-    actor: str
-    recorded_at: str
-    payload: dict[str, Any]
-    prev_hash: str
-    hash: str
-    schema_version: int = SCHEMA_VERSION
-
-    @staticmethod
-    def compute_hash(
-        chain_id: str,
-        seq: int,
-        kind: str,
-        actor: str,
-        recorded_at: str,
-        payload: dict[str, Any],
-        prev_hash: str,
-        schema_version: int = SCHEMA_VERSION,
-    ) -> str:
-        """SHA-256 (hex) of the record's body; version 2 hashes its RFC 8785 canonical form."""
-        body: dict[str, Any] = {
-            "chain_id": chain_id,
-            "seq": seq,
-            "kind": kind,
-            "actor": actor,
-            "recorded_at": recorded_at,
-            "payload": payload,
-            "prev_hash": prev_hash,
-        }
-        if schema_version == LEGACY_SCHEMA_VERSION:
-            return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
-        body["schema_version"] = schema_version
-        return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
-
-    def recomputed_hash(self) -> str:
-        return self.compute_hash(
-            self.chain_id,
-            self.seq,
-            self.kind,
-            self.actor,
-            self.recorded_at,
-            self.payload,
-            self.prev_hash,
-            self.schema_version,
-        )
+        return getattr(audit_verify, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class AuditLog(ABC):
@@ -179,30 +152,35 @@ class DynamoAuditLog(AuditLog):
             The record (docs/audit-ledger.md); the payload is redacted before it is stored.
         also_write
             Builds further TransactItems (``{"Put": {"TableName": ..., "Item": ...}}``, Python values) from
-            the seq the record gets, written in the same transaction: the record and, e.g., its timeline
-            step land together or not at all, in one round trip. Called again after a lost race (new seq).
-            They must carry no condition: a cancelled transaction is read as a race for the chain.
+            the seq the record gets and the payload's stored text (redacted RFC 8785 JSON), written in the
+            same transaction: the record and, e.g., its timeline step land together or not at all, in one
+            round trip. Called again after a lost race (new seq). They must carry no condition: a cancelled
+            transaction is read as a race for the chain.
 
         Returns
         -------
         AuditRecord
             The record as stored.
         """
-        # Secrets never reach the table: redact first, then fix the payload's JSON form for hashing.
-        clean_payload = json.loads(rfc8785.dumps(json.loads(canonical_json(redact_for_storage(payload)))))
+        # Secrets never reach the table: redact first, then fix the payload's JSON form once; the record
+        # stores that text, its hash covers it, and also_write gets it, so nothing is redacted or
+        # canonicalised twice.
+        payload_text = rfc8785.dumps(json.loads(canonical_json(redact_for_storage(payload))))
+        stored = payload_text.decode("utf-8")
+        clean_payload = json.loads(stored)
         head = self._heads.get(chain_id) or self.head(chain_id)
         adopted_legacy = False
         for _ in range(_MAX_APPEND_ATTEMPTS):
-            record = self._next_record(chain_id, kind, actor, clean_payload, head)
+            record = self._next_record(chain_id, kind, actor, clean_payload, payload_text, head)
             new_head = AuditHead(
                 chain_id=chain_id,
                 count=record.seq,
                 last_hash=record.hash,
                 mac=self._key.mac(head_message(chain_id, record.seq, record.hash)),
             )
-            extra = also_write(record.seq) if also_write is not None else []
+            extra = also_write(record.seq, stored) if also_write is not None else []
             try:
-                self._write(record, new_head, head, extra)
+                self._write(record, stored, new_head, head, extra)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException" or _extra_failed(exc):
                     raise
@@ -225,12 +203,19 @@ class DynamoAuditLog(AuditLog):
 
     @staticmethod
     def _next_record(
-        chain_id: str, kind: str, actor: str, payload: dict[str, Any], head: AuditHead | None
+        chain_id: str,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        payload_text: bytes,
+        head: AuditHead | None,
     ) -> AuditRecord:
         seq = 1 if head is None else head.count + 1
         prev_hash = GENESIS_HASH if head is None else head.last_hash
         recorded_at = isoformat(utcnow())
-        return AuditRecord(
+        # Every field is built here with its type, so the record needs no validation (a deep walk of the
+        # payload); its hash is computed from the text that is stored.
+        return AuditRecord.model_construct(
             chain_id=chain_id,
             seq=seq,
             kind=kind,
@@ -238,12 +223,14 @@ class DynamoAuditLog(AuditLog):
             recorded_at=recorded_at,
             payload=payload,
             prev_hash=prev_hash,
-            hash=AuditRecord.compute_hash(chain_id, seq, kind, actor, recorded_at, payload, prev_hash),
+            hash=canonical_hash(chain_id, seq, kind, actor, recorded_at, payload_text, prev_hash),
+            schema_version=SCHEMA_VERSION,
         )
 
     def _write(
         self,
         record: AuditRecord,
+        stored_payload: str,
         new_head: AuditHead,
         old_head: AuditHead | None,
         extra: list[dict[str, Any]],
@@ -261,7 +248,7 @@ class DynamoAuditLog(AuditLog):
                 {
                     "Put": {
                         "TableName": self._table.name,
-                        "Item": _to_item(record),
+                        "Item": _record_item(record, stored_payload),
                         "ConditionExpression": "attribute_not_exists(seq)",
                     }
                 },
@@ -286,6 +273,8 @@ class DynamoAuditLog(AuditLog):
         return [_from_item(item) for item in items]
 
     def verify(self, chain_id: str) -> AuditVerification:
+        from controlroom.store.audit_verify import verify_chain
+
         return verify_chain(chain_id, self.records(chain_id), self.head(chain_id), self._key)
 
 
@@ -315,15 +304,22 @@ def _head_item(head: AuditHead) -> dict[str, Any]:
     }
 
 
-def _to_item(record: AuditRecord) -> dict[str, Any]:
-    item = record.model_dump()
-    # Stored as its canonical text so a verifier hashes exactly what was written (no Decimal round trip).
-    item["payload"] = (
-        rfc8785.dumps(record.payload).decode("utf-8")
-        if record.schema_version != LEGACY_SCHEMA_VERSION
-        else canonical_json(record.payload)
-    )
-    return item
+def _record_item(record: AuditRecord, stored_payload: str) -> dict[str, Any]:
+    """The record's item; ``stored_payload`` is the payload's canonical text, the one its hash covers.
+
+    Stored as text so a verifier hashes exactly what was written (no Decimal round trip).
+    """
+    return {
+        "chain_id": record.chain_id,
+        "seq": record.seq,
+        "kind": record.kind,
+        "actor": record.actor,
+        "recorded_at": record.recorded_at,
+        "payload": stored_payload,
+        "prev_hash": record.prev_hash,
+        "hash": record.hash,
+        "schema_version": record.schema_version,
+    }
 
 
 def _from_item(item: dict[str, Any]) -> AuditRecord:

@@ -1,7 +1,10 @@
-"""Verify an audit chain: recompute every hash and link, then check the keyed head against the records."""
+"""Verify an audit chain: recompute every hash and link, then check the keyed head against the records.
 
-from __future__ import annotations
+Only the verifier (``controlroom audit verify``, the local client, tests) loads this module; the write
+path (``DynamoAuditLog.append``) never does.
+"""
 
+# No ``from __future__ import annotations``: pydantic would compile and evaluate every field's string.
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -9,22 +12,10 @@ from pydantic import BaseModel, ConfigDict
 from controlroom.store.audit_key import ChainKey, head_message
 
 if TYPE_CHECKING:
-    from controlroom.store.audit import AuditRecord
+    from controlroom.store.audit_record import AuditHead, AuditRecord
 
 _GENESIS_HASH = "0" * 64
 _LEGACY = 1
-
-
-class AuditHead(BaseModel):
-    """Where a chain ends: its record count, the last record's hash, and the MAC over both."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-    chain_id: str
-    count: int
-    last_hash: str
-    mac: str
-    schema_version: int = 2
 
 
 class AuditVerification(BaseModel):
@@ -36,6 +27,8 @@ class AuditVerification(BaseModel):
     head: nothing was ever audited under this id, which says nothing about tampering). ``ok`` is True
     only for verified.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     chain_id: str
     ok: bool
@@ -52,7 +45,7 @@ def _broken(chain_id: str, records: int, reason: str, seq: int | None = None) ->
     )
 
 
-def _walk(chain_id: str, ordered: list[AuditRecord]) -> AuditVerification | None:
+def _walk(chain_id: str, ordered: "list[AuditRecord]") -> AuditVerification | None:
     """The first record whose sequence, link or hash is wrong, or None when the hashes chain."""
     expected_prev = _GENESIS_HASH
     keyed_seen = False
@@ -76,7 +69,7 @@ def _walk(chain_id: str, ordered: list[AuditRecord]) -> AuditVerification | None
 
 
 def verify_chain(
-    chain_id: str, records: list[AuditRecord], head: AuditHead | None, key: ChainKey
+    chain_id: str, records: "list[AuditRecord]", head: "AuditHead | None", key: ChainKey
 ) -> AuditVerification:
     """Recompute the chain and check it against its keyed head.
 

@@ -1,18 +1,19 @@
-"""The checkpoint table: incidents, their steps, approvals and rejected events (single table)."""
+"""The checkpoint table: incidents, their steps, approvals and rejected events (single table).
 
-from __future__ import annotations
+The alarm's lock (``incident_lock``) and the approval items (``approvals``, through ``approval_access``)
+are loaded by the first call that needs them: most agents only write timeline steps, and their cold
+start does not pay for the rest.
+"""
 
+# No ``from __future__ import annotations``: pydantic would compile and evaluate every field's string.
 import json
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from controlroom.contracts import (
-    ApprovalRecord,
-    ApprovalVote,
     DecisionRecord,
     IncidentRef,
     IncidentStatus,
@@ -20,14 +21,16 @@ from controlroom.contracts import (
     isoformat,
     utcnow,
 )
-from controlroom.contracts.approval import ApprovalBrief
-from controlroom.errors import ApprovalNotFound, IncidentNotFound
+from controlroom.errors import IncidentNotFound
 from controlroom.redaction import redact_for_storage
-from controlroom.store import incident_lock
-from controlroom.store.approvals import DynamoApprovalItems, VoteResult
-from controlroom.store.incident_lock import DuplicateCount, OpenResult
-from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE, is_conditional_failure
+from controlroom.store.approval_access import ApprovalAccess
+from controlroom.store.tables import CHECKPOINT_TTL_ATTRIBUTE
 from controlroom.store.versions import check_version
+
+if TYPE_CHECKING:
+    from controlroom.contracts import ApprovalRecord, ApprovalVote
+    from controlroom.store.approvals import VoteResult
+    from controlroom.store.incident_lock import DuplicateCount, OpenResult
 
 SCHEMA_VERSION = 1
 # Rejected events are evidence of dropped input: kept a quarter, long after any incident review.
@@ -48,7 +51,7 @@ class CheckpointStore(ABC):
     """Port for everything the flow checkpoints outside the state machine's own state."""
 
     @abstractmethod
-    def open_incident(self, incident: IncidentRef, execution_arn: str | None) -> OpenResult: ...
+    def open_incident(self, incident: IncidentRef, execution_arn: str | None) -> "OpenResult": ...
 
     @abstractmethod
     def get_incident(self, incident_id: str) -> IncidentItem: ...
@@ -63,22 +66,22 @@ class CheckpointStore(ABC):
     def steps(self, incident_id: str) -> list[DecisionRecord]: ...
 
     @abstractmethod
-    def put_approval(self, approval: ApprovalRecord, task_token: str) -> None: ...
+    def put_approval(self, approval: "ApprovalRecord", task_token: str) -> None: ...
 
     @abstractmethod
-    def get_approval(self, approval_id: str) -> ApprovalRecord: ...
+    def get_approval(self, approval_id: str) -> "ApprovalRecord": ...
 
     @abstractmethod
     def task_token(self, approval_id: str) -> str: ...
 
     @abstractmethod
-    def add_vote(self, approval_id: str, vote: ApprovalVote) -> VoteResult: ...
+    def add_vote(self, approval_id: str, vote: "ApprovalVote") -> "VoteResult": ...
 
     @abstractmethod
-    def pending_approvals(self) -> list[ApprovalRecord]: ...
+    def pending_approvals(self) -> "list[ApprovalRecord]": ...
 
     @abstractmethod
-    def undelivered_approvals(self) -> list[ApprovalRecord]: ...
+    def undelivered_approvals(self) -> "list[ApprovalRecord]": ...
 
     @abstractmethod
     def claim_delivery(
@@ -116,10 +119,11 @@ def _checked(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
+class DynamoCheckpointStore(ApprovalAccess, CheckpointStore):
     """CheckpointStore on one DynamoDB table with pk/sk and a GSI (gsi1pk/gsi1sk) for pending approvals.
 
-    The approval items (votes, decision, delivery outbox) are written by ``DynamoApprovalItems``.
+    The approval items (votes, decision, delivery outbox) are written by ``DynamoApprovalItems``, reached
+    through ``ApprovalAccess``; the alarm's lock by ``incident_lock``.
     """
 
     _schema_version = SCHEMA_VERSION
@@ -134,25 +138,34 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
         incident: IncidentRef,
         execution_arn: str | None,
         *,
-        lease_seconds: int = incident_lock.START_LEASE_SECONDS,
-        execution_state: str = incident_lock.RUNNING,
+        lease_seconds: int | None = None,
+        execution_state: str | None = None,
         event_id: str = "",
-    ) -> OpenResult:
-        """Open the incident unless its alarm's lock is held by another incident (incident_lock)."""
+    ) -> "OpenResult":
+        """Open the incident unless its alarm's lock is held by another incident (incident_lock).
+
+        ``lease_seconds`` defaults to ``incident_lock.START_LEASE_SECONDS``, ``execution_state`` to RUNNING.
+        """
+        from controlroom.store import incident_lock
+
         return incident_lock.open_incident(
             self._table,
             incident,
             execution_arn,
-            lease_seconds=lease_seconds,
-            execution_state=execution_state,
+            lease_seconds=incident_lock.START_LEASE_SECONDS if lease_seconds is None else lease_seconds,
+            execution_state=execution_state or incident_lock.RUNNING,
             schema_version=SCHEMA_VERSION,
             event_id=event_id,
         )
 
     def mark_started(self, incident: IncidentRef, lease_seconds: int) -> None:
+        from controlroom.store import incident_lock
+
         incident_lock.mark_started(self._table, incident, lease_seconds=lease_seconds)
 
-    def count_duplicate(self, incident_id: str) -> DuplicateCount:
+    def count_duplicate(self, incident_id: str) -> "DuplicateCount":
+        from controlroom.store import incident_lock
+
         return incident_lock.count_duplicate(self._table, incident_id)
 
     def release_for_execution(self, execution_arn: str, execution_status: str) -> str | None:
@@ -160,6 +173,8 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
 
         Returns the incident id, or None when the execution opened no incident (a rejected event).
         """
+        from controlroom.store import incident_lock
+
         incident_id = incident_lock.incident_of_execution(self._table, execution_arn)
         if incident_id is None:
             return None
@@ -197,6 +212,8 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
             ConditionExpression="attribute_exists(pk)",
         )
         if status.is_terminal:
+            from controlroom.store import incident_lock
+
             # Only the incident that holds the lock may release it.
             incident_lock.release_lock(self._table, current.incident.dedupe_key, incident_id)
 
@@ -204,15 +221,34 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
     def put_step(self, record: DecisionRecord) -> None:
         self._table.put_item(Item=self._step_item(record))
 
-    def step_put(self, record: DecisionRecord) -> dict[str, Any]:
-        """The step as a TransactWriteItems Put, to be written with its audit record (``also_write``).
+    def step_put(self, incident_id: str, agent: str, step: int, stored_record: str) -> dict[str, Any]:
+        """The step as a TransactWriteItems Put, written with its audit record (``also_write``).
 
         Parameters
         ----------
-        record
-            The decision record, its ``step`` the audit record's seq.
+        incident_id, agent
+            Whose step it is (the item's key).
+        step
+            The audit record's seq.
+        stored_record
+            The decision record without its ``step``, as the audit log stored it: redacted by the audit
+            append (the same profile as ``put_step``) and canonical JSON. Not redacted again here.
         """
-        return {"Put": {"TableName": self._table.name, "Item": self._step_item(record)}}
+        # The stored text with the step added (no second redaction or dump), checked as the timeline reads it.
+        rest = stored_record[1:]
+        record_json = f'{{"step":{int(step)}' + ("," + rest if rest != "}" else "}")
+        DecisionRecord.model_validate_json(record_json)
+        return {
+            "Put": {
+                "TableName": self._table.name,
+                "Item": {
+                    "pk": f"INCIDENT#{incident_id}",
+                    "sk": f"STEP#{step:05d}#{agent}",
+                    "record": record_json,
+                    "schema_version": SCHEMA_VERSION,
+                },
+            }
+        }
 
     @staticmethod
     def _step_item(record: DecisionRecord) -> dict[str, Any]:
@@ -292,49 +328,3 @@ class DynamoCheckpointStore(DynamoApprovalItems, CheckpointStore):
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs = {**kwargs, "ExclusiveStartKey": response["LastEvaluatedKey"]}
-
-    # approval briefs and the incident's approval (added for RequestApproval) ------------------------
-    def put_approval_brief(self, brief: ApprovalBrief) -> None:
-        """Store what approvers are shown, beside the approval record (never the task token)."""
-        self._table.put_item(
-            Item={
-                "pk": f"APPROVAL#{brief.approval_id}",
-                "sk": "BRIEF",
-                "brief": brief.model_dump_json(),
-                CHECKPOINT_TTL_ATTRIBUTE: _epoch(brief.expires_at) + self._ttl_seconds,
-                "schema_version": SCHEMA_VERSION,
-            }
-        )
-
-    def approval_brief(self, approval_id: str) -> ApprovalBrief:
-        """The brief stored for ``approval_id``; ApprovalNotFound when there is none."""
-        item = self._require(
-            f"APPROVAL#{approval_id}", "BRIEF", ApprovalNotFound(f"no approval brief {approval_id}")
-        )
-        return ApprovalBrief.model_validate_json(item["brief"])
-
-    def record_incident_approval(self, incident_id: str, approval_id: str) -> None:
-        """Note on the incident which approval it waits for, and mark it AWAITING_APPROVAL."""
-        try:
-            self._table.update_item(
-                Key={"pk": f"INCIDENT#{incident_id}", "sk": "META"},
-                UpdateExpression="SET approval_id = :a, #s = :s, updated_at = :u",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":a": approval_id,
-                    ":s": IncidentStatus.AWAITING_APPROVAL.value,
-                    ":u": isoformat(utcnow()),
-                },
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                raise IncidentNotFound(f"no incident {incident_id}") from exc
-            raise
-
-    def incident_approval_id(self, incident_id: str) -> str | None:
-        """The approval the incident last waited for, if any."""
-        item = self._require(
-            f"INCIDENT#{incident_id}", "META", IncidentNotFound(f"no incident {incident_id}")
-        )
-        return item.get("approval_id") or None

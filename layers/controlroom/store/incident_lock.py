@@ -11,8 +11,7 @@ Items (checkpoint table):
   ``duplicates`` (events folded into it, an atomic ADD).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: pydantic would compile and evaluate every field's string.
 from datetime import datetime, timedelta
 from typing import Any
 
