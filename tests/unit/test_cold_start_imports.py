@@ -22,7 +22,7 @@ print(json.dumps(sorted({w for w in watched for name in sys.modules if name == w
 """
 # Heavy modules only some paths or agents need, and the handlers that may load them at init: Powertools
 # idempotency (only a real change in Execute needs it), Cedar (the two agents that evaluate policy on every
-# call), the candidate ranking (Diagnose's; Plan shares the model-calling module with it), the audit chain
+# call), the candidate ranking (Diagnose's alone), the audit chain
 # verifier (the CLI's, never a writer's), the approval items (the agents that request, decide or deliver
 # approvals) and the alarm's lock (Intake's).
 PATH_ONLY = {
