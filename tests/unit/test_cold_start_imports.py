@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-HANDLERS = sorted((REPO / "functions").glob("*/handler.py"))
+from tests.unit.lambda_import import HANDLERS, run_as_lambda
+
 HEAVY = ("aws_xray_sdk", "anthropic")
 _IMPORT = """
 import importlib.util, json, sys
@@ -55,58 +51,33 @@ print(json.dumps({"at_import": loaded_at_import, "annotations": annotations, "di
 """
 
 
-def _lambda_env(tmp_path: Path) -> dict[str, str]:
-    # As Lambda runs a function with tracing Active: LAMBDA_TASK_ROOT set, POWERTOOLS_TRACE_DISABLED unset.
-    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
-    return {
-        **env,
-        "LAMBDA_TASK_ROOT": str(tmp_path),
-        "AWS_LAMBDA_FUNCTION_NAME": "controlroom-test",
-        "PYTHONPATH": str(REPO / "layers"),
-    }
-
-
 @pytest.mark.parametrize("handler", HANDLERS, ids=[path.parent.name for path in HANDLERS])
 def test_a_handler_loads_without_the_xray_sdk_or_anthropic(handler: Path, tmp_path: Path) -> None:
     # When Lambda imports the handler module (init phase), tracing Active
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT, str(handler), ",".join(HEAVY)],
-        env=_lambda_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    loaded = run_as_lambda(_IMPORT, [str(handler), ",".join(HEAVY)], tmp_path)
     # Then neither the X-Ray SDK nor the model SDK was imported
-    assert json.loads(result.stdout) == []
+    assert loaded == []
 
 
 @pytest.mark.parametrize("handler", HANDLERS, ids=[path.parent.name for path in HANDLERS])
 def test_a_handler_loads_no_module_only_some_paths_need(handler: Path, tmp_path: Path) -> None:
     watched = [name for name, loaders in PATH_ONLY.items() if handler.parent.name not in loaders]
     # When Lambda imports the handler module (init phase), tracing Active
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT, str(handler), ",".join(watched)],
-        env=_lambda_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    loaded = run_as_lambda(_IMPORT, [str(handler), ",".join(watched)], tmp_path)
     # Then none of them was imported
-    assert json.loads(result.stdout) == []
+    assert loaded == []
 
 
 def test_with_tracing_active_the_first_call_is_traced_and_annotated(tmp_path: Path) -> None:
-    # Given a function with tracing Active and an X-Ray trace header from Lambda
-    env = {
-        **_lambda_env(tmp_path),
-        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",  # segments go out over UDP; nothing needs to listen
-    }
-    # When the handler is imported and then invoked
-    result = subprocess.run(
-        [sys.executable, "-c", _TRACED_CALL], env=env, capture_output=True, text=True, check=True
+    # Given a function with tracing Active and an X-Ray trace header from Lambda; when the handler is
+    # imported and then invoked (segments go out over UDP to port 9; nothing needs to listen)
+    outcome = run_as_lambda(
+        _TRACED_CALL,
+        [],
+        tmp_path,
+        _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        AWS_XRAY_DAEMON_ADDRESS="127.0.0.1:9",
     )
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
     # Then the SDK was not loaded at import, and the call ran in a handler subsegment carrying the annotation
     assert outcome["at_import"] is False
     assert outcome["disabled"] is False
@@ -135,15 +106,9 @@ STORE_MODELS = [
 
 def test_the_store_models_build_no_schema_at_import(tmp_path: Path) -> None:
     # When a fresh process imports every store model
-    result = subprocess.run(
-        [sys.executable, "-c", _DEFERRED, *STORE_MODELS],
-        env=_lambda_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    built = run_as_lambda(_DEFERRED, STORE_MODELS, tmp_path)
     # Then none has built its schema yet (defer_build): it is built on first use, by the code that uses it
-    assert json.loads(result.stdout) == dict.fromkeys(STORE_MODELS, False)
+    assert built == dict.fromkeys(STORE_MODELS, False)
 
 
 def test_a_verifier_still_loads_the_deferred_verdict_through_the_store_package(tmp_path: Path) -> None:
@@ -152,10 +117,8 @@ def test_a_verifier_still_loads_the_deferred_verdict_through_the_store_package(t
         "from controlroom.store import AuditVerification\n"
         "from controlroom.store.audit import verify_chain\n"
         "v = AuditVerification(chain_id='c', ok=False, records=0)\n"
-        "print(v.status, verify_chain.__module__)"
+        "import json; print(json.dumps([v.status, verify_chain.__module__]))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=_lambda_env(tmp_path), capture_output=True, text=True, check=True
-    )
+    outcome = run_as_lambda(code, [], tmp_path)
     # Then the lazy exports resolve to the verifier module and the model validates on first use
-    assert result.stdout.split() == ["broken", "controlroom.store.audit_verify"]
+    assert outcome == ["broken", "controlroom.store.audit_verify"]

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import gc
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from controlroom.coldstart import collector_paused
+from tests.unit.lambda_import import HANDLERS, run_as_lambda
 
-REPO = Path(__file__).resolve().parents[2]
-HANDLERS = sorted((REPO / "functions").glob("*/handler.py"))
 # Counts the collections of each generation while the handler module loads, as Lambda loads it.
 _IMPORT = """
 import gc, importlib.util, json, sys
@@ -78,13 +73,8 @@ def test_a_collector_disabled_before_stays_disabled(restore_gc: None) -> None:
 def test_a_handler_loads_without_a_collection_and_leaves_the_collector_on(
     handler: Path, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "LAMBDA_TASK_ROOT": str(tmp_path), "PYTHONPATH": str(REPO / "layers")}
-    env.pop("POWERTOOLS_TRACE_DISABLED", None)
     # When Lambda imports the handler module (init phase)
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT, str(handler)], env=env, capture_output=True, text=True, check=True
-    )
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = run_as_lambda(_IMPORT, [str(handler)], tmp_path)
     # Then no collection ran after the handler's first import (the one of controlroom.coldstart itself),
     # the collector is on for the invocations, and the imports are frozen out of its way
     assert outcome["runs"][2] == 0

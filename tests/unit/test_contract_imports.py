@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-HANDLERS = sorted((REPO / "functions").glob("*/handler.py"))
+from tests.unit.lambda_import import HANDLERS, REPO, run_as_lambda
 
 # Import every handler as Lambda does (one interpreter), then list each controlroom model class, whether it
 # asked for defer_build and whether its validator was built by the import anyway.
@@ -121,32 +116,9 @@ NOT_BUILT = {
 }
 
 
-def _lambda_env(tmp_path: Path) -> dict[str, str]:
-    # As Lambda imports a function with tracing Active: LAMBDA_TASK_ROOT set, POWERTOOLS_TRACE_DISABLED unset.
-    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
-    return {
-        **env,
-        "LAMBDA_TASK_ROOT": str(tmp_path),
-        "AWS_LAMBDA_FUNCTION_NAME": "controlroom-test",
-        "PYTHONPATH": str(REPO / "layers"),
-    }
-
-
-def _run(code: str, args: list[str], tmp_path: Path) -> object:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env=_lambda_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def test_every_model_a_handler_loads_is_cheap_to_define(tmp_path: Path) -> None:
     # When every handler is imported (init phase), in one interpreter
-    models = _run(_EVERY_MODEL, [str(path) for path in HANDLERS], tmp_path)
+    models = run_as_lambda(_EVERY_MODEL, [str(path) for path in HANDLERS], tmp_path)
     assert isinstance(models, dict) and len(models) > 50
     # Then every controlroom model class asked for defer_build, no import built its validator anyway,
     # and none is defined under postponed annotations
@@ -163,7 +135,7 @@ def test_every_model_a_handler_loads_is_cheap_to_define(tmp_path: Path) -> None:
 @pytest.mark.parametrize("agent", sorted(NOT_NEEDED))
 def test_a_handler_loads_only_the_contract_modules_its_models_need(agent: str, tmp_path: Path) -> None:
     # When Lambda imports the agent's handler module
-    loaded = _run(_LOADED, [str(REPO / "functions" / agent / "handler.py")], tmp_path)
+    loaded = run_as_lambda(_LOADED, [str(REPO / "functions" / agent / "handler.py")], tmp_path)
     assert isinstance(loaded, dict) and "controlroom.contracts.base" in loaded["modules"]
     # Then none of the contract modules its input and output do not reference was imported
     unneeded = {f"controlroom.contracts.{name}" for name in NOT_NEEDED[agent]}
@@ -173,7 +145,7 @@ def test_a_handler_loads_only_the_contract_modules_its_models_need(agent: str, t
 @pytest.mark.parametrize("agent", sorted(NOT_BUILT))
 def test_a_deployment_agent_defines_only_its_stages_contracts(agent: str, tmp_path: Path) -> None:
     # When Lambda imports the deployment agent's handler module
-    loaded = _run(_LOADED, [str(REPO / "functions" / agent / "handler.py")], tmp_path)
+    loaded = run_as_lambda(_LOADED, [str(REPO / "functions" / agent / "handler.py")], tmp_path)
     assert isinstance(loaded, dict) and "DeploymentRef" in loaded["classes"]
     # Then the contracts of the later stages, which its input does not name, were never defined
     assert sorted(NOT_BUILT[agent] & set(loaded["classes"])) == []
