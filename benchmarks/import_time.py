@@ -11,7 +11,7 @@ median at most 1.2x the typed baseline's. Our handlers import with the garbage c
 (controlroom.coldstart); a third baseline imports the typed handler that way too, and the last column
 compares each handler with it, so that what the pause alone buys is visible.
 
-Usage: ``python benchmarks/import_time.py [ROUNDS]`` (default 7).
+Usage: ``python benchmarks/import_time.py [ROUNDS]`` (default 11).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-ROUNDS = 7
+ROUNDS = 11
 BOUND = 1.2
 BOTO3 = "baseline:boto3"
 TYPED = "baseline:boto3+pydantic"
