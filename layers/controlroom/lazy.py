@@ -15,24 +15,26 @@ from typing import Any
 def lazy_exports(
     package: str, submodule_of: Mapping[str, str], namespace: MutableMapping[str, Any], public: Sequence[str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """The ``__getattr__`` and ``__dir__`` of ``package``: each name imports its submodule once.
+    """The ``__getattr__`` and ``__dir__`` of a module: each name imports its submodule of ``package`` once.
 
     Parameters
     ----------
     package
-        The package's ``__name__``.
+        The package the submodules are in: the module's own ``__name__`` when it is that package, its
+        parent package when it is a module that re-exports a sibling's names.
     submodule_of
-        Public name -> the submodule (relative to the package) that defines it.
+        Public name -> the submodule (relative to ``package``) that defines it.
     namespace
-        The package's ``globals()``: a name, once imported, is cached there, so later lookups are direct.
+        The module's ``globals()``: a name, once imported, is cached there, so later lookups are direct.
     public
-        The package's ``__all__``.
+        The module's ``__all__``.
     """
+    module = namespace.get("__name__", package)
 
     def __getattr__(name: str) -> Any:
         submodule = submodule_of.get(name)
         if submodule is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(f"{package}.{submodule}"), name)
         namespace[name] = value
         return value

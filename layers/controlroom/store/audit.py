@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from controlroom.contracts.base import canonical_json, isoformat, utcnow
 from controlroom.errors import AuditChainBroken, AuditConflict, SchemaVersionUnsupported
+from controlroom.lazy import lazy_exports
 from controlroom.redaction import redact_for_storage
 from controlroom.store.audit_key import ChainKey, head_message
 from controlroom.store.audit_record import (
@@ -50,13 +51,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The verifier is not on the write path: it loads when a caller asks for it (PEP 562).
-    if name in ("AuditVerification", "verify_chain"):
-        from controlroom.store import audit_verify
-
-        return getattr(audit_verify, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The verifier is not on the write path: it loads when a caller asks for it (PEP 562).
+__getattr__, __dir__ = lazy_exports(
+    "controlroom.store",
+    {"AuditVerification": "audit_verify", "verify_chain": "audit_verify"},
+    globals(),
+    __all__,
+)
 
 
 class AuditLog(ABC):

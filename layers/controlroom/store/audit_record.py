@@ -26,7 +26,7 @@ class AuditHead(BaseModel):
     count: int
     last_hash: str
     mac: str
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
 
 
 class AuditRecord(BaseModel):

@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict
 
 from controlroom.store.audit_key import ChainKey, head_message
+from controlroom.store.audit_record import GENESIS_HASH, LEGACY_SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from controlroom.store.audit_record import AuditHead, AuditRecord
-
-_GENESIS_HASH = "0" * 64
-_LEGACY = 1
 
 
 class AuditVerification(BaseModel):
@@ -47,7 +45,7 @@ def _broken(chain_id: str, records: int, reason: str, seq: int | None = None) ->
 
 def _walk(chain_id: str, ordered: "list[AuditRecord]") -> AuditVerification | None:
     """The first record whose sequence, link or hash is wrong, or None when the hashes chain."""
-    expected_prev = _GENESIS_HASH
+    expected_prev = GENESIS_HASH
     keyed_seen = False
     for expected_seq, record in enumerate(ordered, start=1):
         problem = ""
@@ -59,11 +57,11 @@ def _walk(chain_id: str, ordered: "list[AuditRecord]") -> AuditVerification | No
             problem = "prev_hash does not match the hash of the record before it"
         elif record.recomputed_hash() != record.hash:
             problem = "content does not match its hash (the record was altered)"
-        elif keyed_seen and record.schema_version == _LEGACY:
+        elif keyed_seen and record.schema_version == LEGACY_SCHEMA_VERSION:
             problem = "a previous-format (unkeyed) record after keyed ones (forged)"
         if problem:
             return _broken(chain_id, len(ordered), problem, expected_seq)
-        keyed_seen = keyed_seen or record.schema_version != _LEGACY
+        keyed_seen = keyed_seen or record.schema_version != LEGACY_SCHEMA_VERSION
         expected_prev = record.hash
     return None
 
@@ -96,7 +94,7 @@ def verify_chain(
     problem = _walk(chain_id, ordered)
     if problem is not None:
         return problem
-    legacy = sum(1 for record in ordered if record.schema_version == _LEGACY)
+    legacy = sum(1 for record in ordered if record.schema_version == LEGACY_SCHEMA_VERSION)
     if head is None:
         if legacy == len(ordered):
             return AuditVerification(
